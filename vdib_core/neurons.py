@@ -146,9 +146,9 @@ class LIFLayer(nn.Module):
         refr = torch.zeros_like(drive[0])  # [B, N_out]: Σ_k refr_decay^(k-1) S_{t-k}
         s = torch.zeros_like(drive[0])
         spikes, potentials = [], []
-        for t in range(T):
+        for drive_t in drive.unbind(0):  # unbind, not drive[t]: one backward op instead of T full-size ones
             refr = self.refr_decay * refr + s
-            u = drive[t] - self.threshold * refr  # [B, N_out]
+            u = drive_t - self.threshold * refr  # [B, N_out]
             s = self.surrogate(u - self.threshold)
             spikes.append(s)
             potentials.append(u)
@@ -185,17 +185,22 @@ class StochasticReadout(nn.Module):
         self.n_in, self.n_out, self.n_basis, self.memory, self.fb_decay = n_in, n_out, n_basis, memory, fb_decay
         self.surrogate = surrogate
         self.register_buffer("basis", raised_cosine_basis(n_basis, memory))  # [M, K]
-        self.weight = nn.Parameter(torch.randn(n_out, n_basis * n_in) / math.sqrt(n_in))  # [N_z, K*N_h]
+        self.weight = nn.Parameter(torch.randn(n_out, n_basis * n_in) / math.sqrt(n_in))  # [N_z, K*N_h]: w_ijk at [i, k*N_h + j]
         self.fb_weight = nn.Parameter(torch.zeros(n_out))  # v [N_z]
         self.bias = nn.Parameter(torch.full((n_out,), math.log(init_rate / (1 - init_rate))))  # γ [N_z]: σ(γ) = init_rate
 
     def feedforward(self, h: torch.Tensor) -> torch.Tensor:
-        """Σ_jk w_ijk (a_k * h_j)_t + γ_i for all t: h [T, B, N_h] -> [T, B, N_z]."""
+        """Σ_jk w_ijk (a_k * h_j)_t + γ_i for all t: h [T, B, N_h] -> [T, B, N_z].
+
+        The filters are linear, so we apply the weights first, P_k = W_k h (one matmul for all t and k),
+        then filter over time, u_t = Σ_k Σ_s A_k[t, s] P_{k,s} (one [T, K·T] matmul): fewer FLOPs and
+        copies than filtering the wider hidden layer first."""
         T, B, N = h.shape
-        A = torch.stack([causal_filter_matrix(self.basis[:, k], T) for k in range(self.n_basis)])  # [K, T, T]
-        filtered = (A.to(h).view(self.n_basis * T, T) @ h.reshape(T, B * N)).view(self.n_basis, T, B, N)
-        filtered = filtered.permute(1, 2, 0, 3).reshape(T * B, self.n_basis * N)  # [T*B, K*N_h]
-        return (filtered @ self.weight.t()).view(T, B, -1) + self.bias  # [T, B, N_z]
+        K, Z = self.n_basis, self.n_out
+        P = h.reshape(T * B, N) @ self.weight.view(Z, K, N).transpose(0, 1).reshape(K * Z, N).t()  # [T*B, K*Z]
+        P = P.view(T, B, K, Z).permute(2, 0, 1, 3).reshape(K * T, B * Z)  # [K*T, B*Z]
+        A = torch.cat([causal_filter_matrix(self.basis[:, k], T) for k in range(K)], dim=1).to(h)  # [T, K*T]
+        return (A @ P).view(T, B, Z) + self.bias  # [T, B, N_z]
 
     def forward(self, h: torch.Tensor, sample: str = "bernoulli", z: torch.Tensor | None = None,
                 generator: torch.Generator | None = None) -> Readout:
@@ -212,12 +217,12 @@ class StochasticReadout(nn.Module):
         decay_M = self.fb_decay ** self.memory
         trace = torch.zeros_like(ff[0])  # [B, N_z]: (c * z)_{t-1} = Σ_{m=1..M} fb_decay^(m-1) z_{t-m}
         zs, us = [], []
-        for t in range(T):
+        for t, ff_t in enumerate(ff.unbind(0)):
             if t > 0:
                 trace = self.fb_decay * trace + zs[t - 1]
                 if t > self.memory:
                     trace = trace - decay_M * zs[t - 1 - self.memory]  # truncate the kernel at M
-            u = ff[t] + self.fb_weight * trace  # [B, N_z]
+            u = ff_t + self.fb_weight * trace  # [B, N_z]
             if z is not None:
                 z_t = z[t]
             elif sample == "bernoulli":
