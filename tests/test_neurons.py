@@ -148,3 +148,18 @@ def test_decoder_output_shapes(decoder, decoding, target):
     out = model(torch.bernoulli(torch.full((10, 5, 6), 0.5)))
     assert out.z.shape == out.logits.shape == (10, 5, 4)
     assert out.out.shape == ((1 if target == "static" else 7), 5, 3)
+
+
+def test_hidden_firing_rate_is_healthy_at_initialisation_on_rate_coded_mnist():
+    """design.md: normalised kernels + init give 5-30 % hidden firing on rate-coded digits at init."""
+    from vdib_core.data import load_mnist, rate_encode
+    images = load_mnist("train", verbose=False).images[:256].reshape(256, -1)
+    for seed in range(3):
+        torch.manual_seed(seed)
+        model = HybridModel(VDIBConfig(n_in=784, n_hidden=(600,), n_readout=256, n_out=784, tau_d=30, r=0.3))
+        with torch.no_grad():
+            out = model(rate_encode(images, 30, torch.Generator().manual_seed(seed)))
+        rate = out.hidden[0].mean().item()
+        assert 0.05 <= rate <= 0.30, rate
+        assert (out.hidden[0].sum((0, 1)) == 0).float().mean() < 0.2  # few silent neurons
+        assert abs(out.z.mean().item() - 0.3) < 0.1  # the readout starts near its target rate r

@@ -53,7 +53,7 @@ class VDIBConfig:
     syn_decay: float = 0.85
     mem_decay: float = 0.9
     refr_decay: float = 0.65
-    init_gain: float = 3.0
+    init_gain: float = 5.0
     n_basis: int = 8
     memory: int = 10
     fb_decay: float = 0.5

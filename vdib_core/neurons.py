@@ -127,7 +127,7 @@ class LIFLayer(nn.Module):
     """
 
     def __init__(self, n_in: int, n_out: int, *, threshold: float = 1.0, syn_decay: float = 0.85,
-                 mem_decay: float = 0.9, refr_decay: float = 0.65, init_gain: float = 3.0,
+                 mem_decay: float = 0.9, refr_decay: float = 0.65, init_gain: float = 5.0,
                  surrogate: Surrogate = Surrogate()):
         super().__init__()
         self.n_in, self.n_out = n_in, n_out
