@@ -3,20 +3,7 @@ import pytest
 import torch
 
 from vdib_core import HybridModel, TrainConfig, VDIBConfig, evaluate, fit, load_checkpoint, save_checkpoint
-
-
-def order_task(n: int, T: int = 12, seed: int = 0):
-    """Two input neurons, each spiking exactly once: class 0 if neuron A fires first, class 1 if B does.
-    Spike counts are identical in both classes; only timing carries the label. X [n, T, 2], Y [n]."""
-    g = torch.Generator().manual_seed(seed)
-    Y = torch.randint(0, 2, (n,), generator=g)
-    early = torch.randint(0, 3, (n,), generator=g)
-    late = early + 3 + torch.randint(0, 3, (n,), generator=g)
-    X = torch.zeros(n, T, 2)
-    rows = torch.arange(n)
-    X[rows, torch.where(Y == 0, early, late), 0] = 1
-    X[rows, torch.where(Y == 0, late, early), 1] = 1
-    return X, Y
+from vdib_core.data import spike_order_task as order_task
 
 
 def order_model(decoding: str, seed: int = 0, **kw) -> HybridModel:
