@@ -1,0 +1,19 @@
+"""The throughput benchmark runs and prints its documented JSON interface (design.md "Public API").
+It also checks, inside, that its naive batch-1 loop computes the same logits and outputs as vdib_core."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_throughput_json_interface():
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "throughput.py"), "--json", "--rounds", "1",
+                           "--naive-examples", "1"], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    for key in ("samples_per_s", "gflops_per_s", "roofline_gflops_per_s", "naive_samples_per_s",
+                "snntorch_samples_per_s"):
+        assert result[key] > 0, key
+    assert abs(result["gflop_per_sample"] - 0.414) < 0.01  # design.md: ≈ 0.42 GFLOP per training sample
