@@ -8,10 +8,12 @@ stationary per-step term
                = H(y_t | y_{t−m..t−1}) − H(y_t | y_{t−m..t−1}, x_{t−m..t})      [bits per step]
 
 over the steps t ≥ m that have a full context. Two estimators share this interface:
+
 - `directed_information`: plug-in (empirical counts of contexts), optional Miller–Madow correction;
   `directed_information_ci` adds a block-bootstrap confidence interval.
 - `directed_information_ctw`: a universal estimator from context-tree weighting (CTW), which needs far
   fewer samples when `memory` is generous and the true dependence is short.
+
 For a trained model, `information_plane` reports the two variational bounds of §3 in bits.
 
 Sequences are [T] or [n_sequences, T] here (counts pooled over sequences, never across their

@@ -24,9 +24,10 @@ SURROGATE_SHAPES = ("boxcar", "fast_sigmoid", "sigmoid", "arctan")
 class Surrogate:
     """Spike function S = Θ(x) whose backward pass uses a surrogate derivative dS/dx ≈ g(x).
 
-    Shapes (x = U − ϑ, s = slope):
-      boxcar:       g = s/2 · 1[|x| < 1/s]            (area 1)
-      fast_sigmoid: g = 1 / (1 + s|x|)²               (peak 1, snnTorch's convention)
+    Shapes (x = U − ϑ, s = slope)::
+
+      boxcar:       g = s/2 · 1[abs(x) < 1/s]         (area 1)
+      fast_sigmoid: g = 1 / (1 + s·abs(x))²           (peak 1, snnTorch's convention)
       sigmoid:      g = s · σ(s x) · σ(−s x)           (area 1, peak s/4)
       arctan:       g = (s/2) / (1 + (π s x / 2)²)     (area 1, peak s/2)
     """

@@ -20,7 +20,7 @@ def bernoulli_kl(logits: torch.Tensor, r: float) -> torch.Tensor:
         p log(p/r) + (1−p) log((1−p)/(1−r)),  p = σ(u)
 
     computed with log-sigmoids (log p = logσ(u), log(1−p) = logσ(−u)), so it is exact and finite
-    for |u| up to 100 and beyond, and differentiable in `logits`.
+    for abs(u) up to 100 and beyond, and differentiable in `logits`.
     """
     if not isinstance(logits, torch.Tensor) or not torch.is_floating_point(logits):
         raise TypeError("logits must be a floating-point torch.Tensor")
@@ -114,10 +114,12 @@ def learning_signal(terms: LossTerms, cfg: VDIBConfig) -> torch.Tensor:
 def estimator_loss(out: ModelOutput, terms: LossTerms, cfg: VDIBConfig) -> torch.Tensor:
     """A scalar whose gradient is the chosen estimator of ∇L, averaged over the batch (method.md §5).
 
-    pathwise: z was drawn with sample='threshold'; plain autograd of the loss (biased, low variance).
-    score:    z was drawn with sample='bernoulli' (no gradient through z);
-              ∇ = Σ_t (ℓ_t − b_t) ∇ log p(z_t | past) + β ∇ Σ KL + ∇_φ Σ nll,
-              ℓ_t from `learning_signal`, b_t the mean of the other examples' ℓ_t ('loo') or 0 ('none').
+    pathwise
+        z was drawn with sample='threshold'; plain autograd of the loss (biased, low variance).
+    score
+        z was drawn with sample='bernoulli' (no gradient through z);
+        ∇ = Σ_t (ℓ_t − b_t) ∇ log p(z_t | past) + β ∇ Σ KL + ∇_φ Σ nll,
+        ℓ_t from `learning_signal`, b_t the mean of the other examples' ℓ_t ('loo') or 0 ('none').
     """
     if torch.is_grad_enabled() and (cfg.estimator == "score") == out.z.requires_grad:
         want = "sample='bernoulli'" if cfg.estimator == "score" else "sample='threshold'"

@@ -29,7 +29,7 @@ def drifting_blobs(T: int, seed: int = 0, batch: int | None = None) -> torch.Ten
     Per blob: θ_t = θ_{t-1} + v_{t-1}, v_t = 0.9 v_{t-1} - 0.14 η_t, A_t = 0.99 A_{t-1} + 0.01 η_t
     (one η_t ~ N(0, 1) drives both), θ_0 ~ U(-π, π), v_0 = 1, A_0 = 0.5; the blob sits at
     wrap(A_t · N(θ_t, 0.45²)) (the t = 0 sample unwrapped) and lights the grid neuron nearest to
-    it in plain |grid - position|. x_t = OR of the two blobs.
+    it in plain abs(grid − position). x_t = OR of the two blobs.
     """
     if not isinstance(T, int) or T < 1:
         raise ValueError(f"T must be a positive int, got {T!r}")
@@ -96,7 +96,7 @@ def blob_targets(x: torch.Tensor, delta: int) -> BlobTargets:
     """Align inputs with targets y_t = x_{t+δ} (method.md §6.1) over the valid range of t.
 
     x [T, ..., 20]; δ > 0 predicts the future, δ < 0 recalls the past, δ = 0 copies. Only the
-    T - |δ| steps with both x_t and x_{t+δ} inside the sequence are kept (`times`).
+    T − abs(δ) steps with both x_t and x_{t+δ} inside the sequence are kept (`times`).
     """
     if not isinstance(delta, (int, np.integer)) or isinstance(delta, bool):
         raise TypeError(f"delta must be an int, got {type(delta).__name__}")

@@ -84,7 +84,7 @@ class MNISTDVS(_PreprocessedMNISTDVS):
     """The real MNIST-DVS recordings, scale 4 (for users who have them).
 
     Expected layout (the unzipped grabbed_data{d}.zip archives of
-    http://www2.imse-cnm.csic.es/caviar/MNISTDVS.html): root/grabbed_data{d}/scale4/*_{NNNN}.aedat
+    http://www2.imse-cnm.csic.es/caviar/MNISTDVS.html): ``root/grabbed_data{d}/scale4/*_{NNNN}.aedat``
     for d = 0..9, NNNN the recording number 1..1000 (e.g. mnist_0_scale04_0001.aedat).
     """
 
