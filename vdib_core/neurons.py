@@ -214,9 +214,11 @@ class StochasticReadout(nn.Module):
             if z.shape[:2] != h.shape[:2]:
                 raise ValueError(f"given z has [T, B] = {list(z.shape[:2])}, input has {list(h.shape[:2])}")
         ff = self.feedforward(h)  # [T, B, N_z]
-        T = h.shape[0]
         decay_M = self.fb_decay ** self.memory
         trace = torch.zeros_like(ff[0])  # [B, N_z]: (c * z)_{t-1} = Σ_{m=1..M} fb_decay^(m-1) z_{t-m}
+        if z is None and sample != "deterministic":  # all the noise at once: one RNG call, not T
+            uni = torch.rand(ff.shape, generator=generator, device=ff.device, dtype=ff.dtype)  # [T, B, N_z]
+            noise = torch.log(uni) - torch.log1p(-uni)  # logistic ε_t: P(ε < u) = σ(u)
         zs, us = [], []
         for t, ff_t in enumerate(ff.unbind(0)):
             if t > 0:
@@ -227,11 +229,9 @@ class StochasticReadout(nn.Module):
             if z is not None:
                 z_t = z[t]
             elif sample == "bernoulli":
-                z_t = torch.bernoulli(torch.sigmoid(u.detach()), generator=generator)
+                z_t = (u.detach() > noise[t]).to(u.dtype)  # Θ(u − ε) ~ Bern(σ(u)), no gradient
             elif sample == "threshold":
-                uni = torch.rand(u.shape, generator=generator, device=u.device, dtype=u.dtype)
-                noise = torch.log(uni) - torch.log1p(-uni)  # logistic ε: P(ε < u) = σ(u)
-                z_t = self.surrogate(u - noise)
+                z_t = self.surrogate(u - noise[t])  # Θ(u − ε), surrogate derivative
             else:
                 z_t = (u.detach() > 0).to(u.dtype)
             zs.append(z_t)
