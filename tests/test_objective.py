@@ -1,11 +1,11 @@
 """The VDIB objective against closed forms and exact enumeration (method.md §3, §5)."""
-import itertools
 import math
 
 import pytest
 import torch
 
 from vdib_core import HybridModel, VDIBConfig, bernoulli_kl, estimator_loss, spike_log_likelihood, vdib_loss
+from vdib_core.objective import exact_expected_loss, readout_patterns
 
 
 def closed_form_kl(u: torch.Tensor, r: float) -> torch.Tensor:
@@ -75,14 +75,7 @@ def tiny_model(target: str, learning_signal: str = "to_go", baseline: str = "non
 
 def exact_gradient(model, x, y):
     """∇ E_z[L] with the expectation written out as a sum over all 2^(T·N_z) readout patterns."""
-    patterns = torch.tensor(list(itertools.product([0.0, 1.0], repeat=T * N_Z)), dtype=torch.float64)
-    z = patterns.view(-1, T, N_Z).transpose(0, 1)  # [T, 64, N_z]
-    B = z.shape[1]
-    yb = y.expand(T, B, -1) if model.cfg.target == "sequence" else y.expand(B, -1)
-    out = model(x.expand(-1, B, -1), z=z)
-    log_p = spike_log_likelihood(z, out.logits).sum((0, 2))  # [64]
-    expected_loss = (log_p.exp() * vdib_loss(out, yb, model.cfg).total).sum()
-    return torch.autograd.grad(expected_loss, list(model.parameters()))
+    return torch.autograd.grad(exact_expected_loss(model, x, y), list(model.parameters()))
 
 
 def estimator_groups(model, x, y, groups=40, per_group=500, seed=0):
@@ -118,8 +111,9 @@ def test_score_estimator_is_unbiased_with_feedback(target, baseline):
 def expected_estimate(model, x, y):
     """E_z[estimator] computed exactly: the estimator at every readout pattern, weighted by p(z)."""
     total = None
-    for bits in itertools.product([0.0, 1.0], repeat=T * N_Z):
-        z = torch.tensor(bits, dtype=torch.float64).view(T, 1, N_Z)
+    patterns = readout_patterns(T, N_Z)  # [T, 64, N_z]
+    for k in range(patterns.shape[1]):
+        z = patterns[:, k:k + 1]  # [T, 1, N_z]
         out = model(x, z=z)
         p = spike_log_likelihood(z, out.logits).sum().exp().detach()
         grads = torch.autograd.grad(estimator_loss(out, vdib_loss(out, y, model.cfg), model.cfg),
@@ -156,3 +150,17 @@ def test_leave_one_out_baseline_lowers_variance():
     model.cfg.baseline = "loo"
     var_loo = estimator_groups(model, x, y, groups=30, per_group=100).var(0).sum()
     assert var_loo < 0.5 * var_none
+
+
+def test_readout_patterns_and_exact_expectation():
+    z = readout_patterns(2, 3)  # [T, P, N_z]
+    assert z.shape == (2, 64, 3) and len({tuple(z[:, k].flatten().tolist()) for k in range(64)}) == 64
+    with pytest.raises(ValueError, match="spikes to enumerate"):
+        readout_patterns(30, 256)
+    model, x, y = tiny_model("sequence")
+    with torch.no_grad():  # the probabilities of all patterns sum to one: E[1] = 1 with a constant loss
+        out = model(x.expand(-1, 64, -1), z=readout_patterns(T, N_Z))
+        total = spike_log_likelihood(readout_patterns(T, N_Z), out.logits).sum((0, 2)).exp().sum()
+    assert abs(total.item() - 1) < 1e-12
+    with pytest.raises(ValueError, match="one example"):
+        exact_expected_loss(model, x.expand(-1, 2, -1), y)

@@ -5,13 +5,17 @@ and its gradients").
 """
 from __future__ import annotations
 
+import itertools
 import math
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 import torch.nn.functional as F
 
 from .model import ModelOutput, VDIBConfig
+
+if TYPE_CHECKING:
+    from .model import HybridModel
 
 
 def bernoulli_kl(logits: torch.Tensor, r: float) -> torch.Tensor:
@@ -134,3 +138,29 @@ def estimator_loss(out: ModelOutput, terms: LossTerms, cfg: VDIBConfig) -> torch
         signal = signal - (signal.sum(1, keepdim=True) - signal) / (B - 1)
     log_p = spike_log_likelihood(out.z, out.logits).sum(-1)  # [T, B] log p(z_t | x^t, z^{t-1})
     return ((signal.detach() * log_p).sum(0) + terms.total).mean()
+
+
+MAX_ENUMERATED_SPIKES = 20  # 2^20 readout patterns at most
+
+
+def readout_patterns(T: int, n_readout: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """Every readout spike pattern of T steps and N_z neurons, as a batch: [T, 2^(T·N_z), N_z]."""
+    if not 1 <= T * n_readout <= MAX_ENUMERATED_SPIKES:
+        raise ValueError(f"T·N_z = {T * n_readout} spikes to enumerate; expected 1..{MAX_ENUMERATED_SPIKES}")
+    bits = torch.tensor(list(itertools.product([0.0, 1.0], repeat=T * n_readout)), dtype=dtype)
+    return bits.view(-1, T, n_readout).transpose(0, 1)  # [T, P, N_z]
+
+
+def exact_expected_loss(model: "HybridModel", x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """E_{z ~ p_θ(·||x)}[L] for one example, computed exactly as Σ_z p_θ(z || x) L(z) over every readout
+    pattern (book chapter "The VDIB objective and its gradients"). Differentiable: its autograd gradient
+    is the exact ∇L that the estimators approximate. x [T, 1, N_in]; y as for `vdib_loss` with B = 1."""
+    T, B, _ = x.shape
+    if B != 1:
+        raise ValueError(f"exact_expected_loss takes one example, x [T, 1, N_in]; got batch {B}")
+    z = readout_patterns(T, model.cfg.n_readout, x.dtype)  # [T, P, N_z]
+    P = z.shape[1]
+    out = model(x.expand(-1, P, -1), z=z)  # teacher forcing: the logits of every pattern
+    p_z = spike_log_likelihood(z, out.logits).sum((0, 2)).exp()  # [P] p_θ(z || x)
+    y_p = y.expand(T, P, *y.shape[2:]) if model.cfg.target == "sequence" else y.expand(P, *y.shape[1:])
+    return (p_z * vdib_loss(out, y_p, model.cfg).total).sum()
