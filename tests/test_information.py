@@ -16,25 +16,11 @@ import pytest
 import torch
 
 from vdib_core import directed_information, information_plane, spike_directed_information
-from vdib_core.information import directed_information_ci, directed_information_ctw
+from vdib_core.information import binary_entropy as h_b
+from vdib_core.information import copy_or_hold, directed_information_ci, directed_information_ctw, xor_channel
+from vdib_core.information import xor_channel_sd as xor_sigma
 
 LN2 = math.log(2)
-
-
-def h_b(p: float) -> float:
-    return -p * math.log2(p) - (1 - p) * math.log2(1 - p)
-
-
-def xor_channel(T: int, lag: int, p: float, rng, n_seq: int = 1):
-    """x i.i.d. Bernoulli(½), y_t = x_{t−lag} ⊕ n_t with n_t ~ Bernoulli(p): [n_seq, T] each."""
-    x_full = rng.integers(0, 2, (n_seq, T + lag))
-    y = x_full[:, :T] ^ (rng.random((n_seq, T)) < p)
-    return x_full[:, lag:], y
-
-
-def xor_sigma(p: float, n: int) -> float:
-    """sd of the mean pointwise information of the XOR channel: log2 2(1−p) w.p. 1−p, log2 2p w.p. p."""
-    return math.sqrt(p * (1 - p)) * math.log2((1 - p) / p) / math.sqrt(n)
 
 
 def plugin_bias(memory: int, n: int) -> float:
@@ -44,16 +30,6 @@ def plugin_bias(memory: int, n: int) -> float:
 
 def ctw_redundancy(leaves: int, n: int) -> float:
     return (2 * leaves - 1) + leaves * (0.5 * math.log2(n / leaves) + 1)
-
-
-def copy_or_hold(T: int, a: float, rng):
-    """y_t = x_{t−1} with probability a, else y_{t−1}: y depends on x and on its own past.
-    Rate: H(y_t | y_{t−1}) − H(y_t | y_{t−1}, x_{t−1}) = H_b(a/2) − H_b(a)/2."""
-    x = rng.integers(0, 2, T + 1)
-    update = rng.random(T) < a
-    update[0] = True
-    last_update = np.maximum.accumulate(np.where(update, np.arange(T), 0))  # [T]
-    return x[1:], x[:-1][last_update]
 
 
 def copy_or_hold_sigma(a: float, n: int) -> float:
@@ -163,14 +139,14 @@ def test_counts_are_pooled_without_straddling_sequences():
 def test_pooled_sequences_match_one_long_sequence_statistically():
     rng = np.random.default_rng(4)
     p, memory = 0.1, 2
-    x, y = xor_channel(1_000, 1, p, rng, n_seq=100)
+    x, y = xor_channel(1_000, 1, p, rng, n_sequences=100)
     n = 100 * (1_000 - memory)
     assert abs(directed_information(x, y, memory) - (1 - h_b(p)) - plugin_bias(memory, n)) < 5 * xor_sigma(p, n)
 
 
 def test_input_types_agree():
     rng = np.random.default_rng(5)
-    x, y = xor_channel(2_000, 1, 0.2, rng)
+    x, y = xor_channel(2_000, 1, 0.2, rng, n_sequences=1)
     ref = directed_information(x, y, 2)
     assert directed_information(x[0], y[0], 2) == ref
     assert directed_information(torch.from_numpy(x).float(), torch.from_numpy(y).bool(), 2) == ref
@@ -220,7 +196,7 @@ def test_one_million_steps_memory_4_under_a_second():
 def test_block_bootstrap_interval_covers_the_truth_with_the_right_width():
     rng = np.random.default_rng(11)
     p, memory, T = 0.1, 2, 50_000
-    x, y = xor_channel(T, 1, p, rng)
+    x, y = xor_channel(T, 1, p, rng, n_sequences=1)
     sigma = xor_sigma(p, T - memory)
     est = directed_information_ci(x, y, memory, level=0.99, n_boot=500, seed=0)
     assert est.rate == directed_information(x, y, memory)

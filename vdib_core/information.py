@@ -208,6 +208,45 @@ def directed_information_ci(x, y, memory: int, *, level: float = 0.95, n_boot: i
 
 
 # ---------------------------------------------------------------------------------------------
+# processes whose directed-information rate is known in closed form (for validating estimators)
+
+
+def binary_entropy(p):
+    """H_b(p) = −p log2 p − (1 − p) log2(1 − p) in bits, elementwise; H_b(0) = H_b(1) = 0."""
+    p = np.asarray(p, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = np.nan_to_num(-p * np.log2(p) - (1 - p) * np.log2(1 - p))
+    return float(h) if h.ndim == 0 else h
+
+
+def xor_channel(T: int, lag: int, p: float, rng: np.random.Generator,
+                n_sequences: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """x i.i.d. Bernoulli(½), y_t = x_{t−lag} ⊕ n_t with n_t ~ Bernoulli(p): x, y of shape [T]
+    (or [n_sequences, T]). Its rate I(x → y)/T is 1 − H_b(p) bits for every memory ≥ lag."""
+    shape = (1 if n_sequences is None else n_sequences,)
+    x_full = rng.integers(0, 2, shape + (T + lag,))
+    y = x_full[:, :T] ^ (rng.random(shape + (T,)) < p)
+    x = x_full[:, lag:]
+    return (x[0], y[0]) if n_sequences is None else (x, y)
+
+
+def xor_channel_sd(p: float, n: int) -> float:
+    """Standard deviation of the mean pointwise information of the XOR channel over n steps (bits):
+    log2 2(1−p) with probability 1−p, log2 2p with probability p."""
+    return math.sqrt(p * (1 - p)) * math.log2((1 - p) / p) / math.sqrt(n)
+
+
+def copy_or_hold(T: int, a: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """y_t = x_{t−1} with probability a, else y_{t−1}: y depends on x and on its own past. x, y [T].
+    Its rate (memory ≥ 1) is H(y_t | y_{t−1}) − H(y_t | y_{t−1}, x_{t−1}) = H_b(a/2) − H_b(a)/2 bits."""
+    x = rng.integers(0, 2, T + 1)
+    update = rng.random(T) < a
+    update[0] = True
+    last_update = np.maximum.accumulate(np.where(update, np.arange(T), 0))  # [T]
+    return x[1:], x[:-1][last_update]
+
+
+# ---------------------------------------------------------------------------------------------
 # context-tree weighting estimator
 
 
