@@ -127,11 +127,16 @@ def save_checkpoint(path: str | Path, model: HybridModel, *, train_cfg: TrainCon
     path.with_suffix(".tmp").replace(path)  # atomic: a crash never leaves half a checkpoint
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[HybridModel, dict]:
-    """-> (model with the saved weights, the checkpoint dict)."""
+def _read_checkpoint(path: str | Path, map_location: str | torch.device) -> dict:
     ckpt = torch.load(Path(path), map_location=map_location, weights_only=False)
     if not isinstance(ckpt, dict) or "model_cfg" not in ckpt:
         raise ValueError(f"{path} is not a vdib_core checkpoint")
+    return ckpt
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[HybridModel, dict]:
+    """-> (model with the saved weights, the checkpoint dict)."""
+    ckpt = _read_checkpoint(path, map_location)
     model = HybridModel(VDIBConfig(**ckpt["model_cfg"]))
     model.load_state_dict(ckpt["model"])
     return model.to(map_location), ckpt
@@ -154,7 +159,7 @@ def fit(model: HybridModel, train: tuple[torch.Tensor, torch.Tensor], cfg: Train
     history: list[dict] = []
     start = 0
     if resume and checkpoint and Path(checkpoint).exists():
-        _, ckpt = load_checkpoint(checkpoint, map_location=device)
+        ckpt = _read_checkpoint(checkpoint, device)
         model.load_state_dict(ckpt["model"])
         for k, o in opts.items():
             if o is not None and k in ckpt["optimizers"]:
@@ -197,7 +202,6 @@ def fit(model: HybridModel, train: tuple[torch.Tensor, torch.Tensor], cfg: Train
         if val is not None:
             record.update({f"val_{k}": v for k, v in evaluate(model, val, input_fn=input_fn, sample=sample,
                                                               batch_size=cfg.eval_batch_size, seed=cfg.seed).items()})
-            model.train()
         history.append(record)
         if checkpoint:
             save_checkpoint(checkpoint, model, train_cfg=cfg, epoch=epoch + 1, history=history, optimizers=opts)
