@@ -5,7 +5,8 @@ from .blobs import (  # noqa: F401
 )
 from .mnist_chain import MNISTData, MNISTUnavailable, data_dir, load_mnist  # noqa: F401
 from .events import (  # noqa: F401
-    EVENT_DTYPE, collate_time_first, events_to_frames, make_events, read_aedat, write_aedat,
+    EVENT_DTYPE, batch_events_to_frames, collate_time_first, events_to_frames, make_events, read_aedat,
+    write_aedat,
 )
 from .dvs import DVSConfig, emulate_dvs, moving_digit_video  # noqa: F401
 from .mnist_dvs import (  # noqa: F401

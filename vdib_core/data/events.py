@@ -84,22 +84,32 @@ def events_to_frames(events: np.ndarray, sensor_size: tuple[int, int, int], dt: 
     Frame k holds events with t_start + k dt <= t < t_start + (k + 1) dt; events outside the T
     frames are dropped. binary=True gives 0/1 (a pixel spikes if it had >= 1 event in the bin),
     else counts. Same layout as tonic's ToFrame(sensor_size, time_window=dt), but with a fixed
-    start and T (ToFrame starts at the first event and drops the last partial window) and int64
-    counts (ToFrame's int16 counts overflow at 32,767).
+    start and T (ToFrame starts at the first event and drops the last partial window) and float
+    counts, exact up to 2^24 events per bin (ToFrame's int16 counts overflow at 32,767).
     """
-    _check_events(events)
+    return batch_events_to_frames([events], sensor_size, dt, T, t_start, binary)[:, 0]  # [T, P, H, W]
+
+
+def batch_events_to_frames(batch: Sequence[np.ndarray], sensor_size: tuple[int, int, int], dt: float, T: int,
+                           t_start: float = 0, binary: bool = True) -> torch.Tensor:
+    """`events_to_frames` for B recordings at once (one bincount): time-first [T, B, P, H, W]."""
+    for events in batch:
+        _check_events(events)
     W, H, P = sensor_size
     if not (isinstance(T, int) and T >= 1 and dt > 0):
         raise ValueError(f"expected an int T >= 1 and dt > 0, got T={T!r}, dt={dt!r}")
+    B = len(batch)
+    events = np.concatenate(batch) if B else np.zeros(0, EVENT_DTYPE)  # [E] all recordings
+    b = np.repeat(np.arange(B), [len(e) for e in batch])  # [E] recording of each event
     if events.size and (events["x"].min() < 0 or events["x"].max() >= W or events["y"].min() < 0
                         or events["y"].max() >= H or int(events["p"].max()) >= P):
         raise ValueError(f"events fall outside sensor_size (W, H, P) = {sensor_size}")
     k = np.floor((events["t"] - t_start) / dt).astype(np.int64)  # [E] frame index
     keep = (k >= 0) & (k < T)
-    flat = ((k[keep] * P + events["p"][keep]) * H + events["y"][keep]) * W + events["x"][keep]  # [E']
-    counts = np.bincount(flat, minlength=T * P * H * W).reshape(T, P, H, W)  # [T, P, H, W]
-    frames = torch.from_numpy(counts > 0 if binary else counts)
-    return frames.float()  # [T, P, H, W]
+    flat = (((k[keep] * B + b[keep]) * P + events["p"][keep]) * H + events["y"][keep]) * W + events["x"][keep]
+    frames = torch.zeros(T * B * P * H * W)  # float counts are exact up to 2^24 events per bin
+    frames.index_put_((torch.from_numpy(flat),), torch.ones(len(flat)), accumulate=not binary)
+    return frames.view(T, B, P, H, W)  # [T, B, P, H, W]
 
 
 def collate_time_first(batch: Sequence[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -22,7 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .dvs import DVSConfig, emulate_dvs, moving_digit_video
-from .events import events_to_frames, make_events, read_aedat
+from .events import batch_events_to_frames, events_to_frames, make_events, read_aedat
 from .mnist_chain import data_dir, load_mnist
 
 SENSOR_SIZE = (128, 128, 2)  # DVS128: (W, H, P), tonic's convention
@@ -75,8 +75,8 @@ class _PreprocessedMNISTDVS(torch.utils.data.Dataset):
     def to_tensors(self, indices=None) -> tuple[torch.Tensor, torch.Tensor]:
         """Spike tensors of many recordings at once: ([T, B, 2, 26, 26], labels [B])."""
         indices = range(len(self)) if indices is None else indices
-        frames = torch.stack([events_to_frames(self.events(i), self.sensor_size, self.dt, self.T)
-                              for i in indices], dim=1)  # [T, B, 2, 26, 26]
+        frames = batch_events_to_frames([self.events(i) for i in indices], self.sensor_size, self.dt,
+                                        self.T)  # [T, B, 2, 26, 26]
         return frames, self.labels[list(indices)]
 
 
