@@ -369,34 +369,19 @@ def information_plane(model: HybridModel, data: tuple | Iterable[tuple], *, inpu
     differential entropy needs a density estimate. Pass `h_y`, an estimate of H(y_s) in bits per
     decoded step, or read only `neg_nll`.
     """
-    from .objective import align_targets, vdib_loss  # the model stack is imported only when used
+    from .train import evaluate  # the model stack is imported only when used
 
     cfg = model.cfg
     single = isinstance(data, (tuple, list)) and len(data) == 2 and all(torch.is_tensor(d) for d in data)
-    batches = [data] if single else data
-    device = next(model.parameters()).device
-    gen = torch.Generator(device=device).manual_seed(seed)
-    was_training = model.training
-    model.eval()
     kl = nll = decoded = 0.0
     n_examples, labels = 0, []
-    try:
-        for X_all, Y_all in batches:
-            for i in range(0, len(X_all), batch_size):
-                X, Y = X_all[i:i + batch_size].to(device), Y_all[i:i + batch_size].to(device)
-                x = input_fn(X, gen) if input_fn is not None else X.transpose(0, 1)  # [T, B, N_in]
-                y = Y.transpose(0, 1) if cfg.target == "sequence" else Y  # [T, B, ...] or [B, ...]
-                y = y if cfg.likelihood == "categorical" else y.float()
-                out = model(x.float(), sample="bernoulli", generator=gen)
-                terms = vdib_loss(out, y, cfg)
-                kl += terms.kl.sum().item()
-                nll += terms.nll.sum().item()
-                n_examples += x.shape[1]
-                decoded += out.out.shape[0] * x.shape[1]  # S per example
-                if cfg.likelihood == "categorical":
-                    labels.append(align_targets(y, cfg, x.shape[0]).flatten().cpu())
-    finally:
-        model.train(was_training)
+    for k, (X, Y) in enumerate([data] if single else data):
+        stats = evaluate(model, (X, Y), input_fn=input_fn, batch_size=batch_size, sample="bernoulli", seed=seed + k)
+        kl, nll, n_examples = kl + stats["kl"] * len(X), nll + stats["nll"] * len(X), n_examples + len(X)
+        y_steps = Y[:, cfg.tau_d - 1:] if cfg.target == "sequence" else Y[:, None]  # [B, S, ...] decoded steps
+        decoded += y_steps.shape[1] * len(X)
+        if cfg.likelihood == "categorical":
+            labels.append(y_steps.flatten().cpu())
     if n_examples == 0:
         raise ValueError("data holds no examples")
     if cfg.likelihood == "categorical" and h_y is None:
