@@ -1,4 +1,4 @@
-"""Plot helpers: rasters (ticks and image), image grids, bad input."""
+"""Plot helpers: rasters (ticks and image), bad input."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -7,7 +7,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from vdib_core.plots import image_grid, raster  # noqa: E402
+from vdib_core.plots import raster  # noqa: E402
 
 
 def test_raster_ticks_and_image():
@@ -24,11 +24,3 @@ def test_raster_ticks_and_image():
     plt.close(fig)
     with pytest.raises(ValueError, match=r"\[T, N\]"):
         raster(a, torch.zeros(2, 3, 4))
-
-
-def test_image_grid():
-    fig = image_grid(torch.rand(5, 28 * 28), ncols=3, titles=list("abcde"))
-    assert len(fig.axes) == 6 and fig.axes[0].get_title() == "a"
-    plt.close(fig)
-    with pytest.raises(ValueError, match="square"):
-        image_grid(np.zeros((2, 10)))

@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from vdib_core.widgets import PNG_SIGNATURE, figure_png, frame_slider, live_slider  # noqa: E402
+from vdib_core.widgets import PNG_SIGNATURE, figure_png, frame_slider  # noqa: E402
 
 
 def small_figure(k: int):
@@ -38,11 +38,3 @@ def test_frame_slider_structure_and_link():
 def test_frame_slider_bad_input(frames):
     with pytest.raises(ValueError):
         frame_slider(frames, "x")
-
-
-def test_live_slider_runs_the_function():
-    seen = []
-    panel = live_slider(lambda n: seen.append(n), n=(0, 10))
-    assert isinstance(panel, widgets.interactive) and seen == [5]
-    with pytest.raises(TypeError):
-        live_slider(3)

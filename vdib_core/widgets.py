@@ -1,38 +1,22 @@
 """Sliders for the book's chapters (design.md "Sliders").
 
-- `live_slider`: a live ipywidgets panel; it calls Python, so it needs a running kernel
-  (Jupyter, Colab).
-- `frame_slider`: a slider over pre-rendered PNG frames. The slider is linked to an
-  `ipywidgets.Stack` of `ipywidgets.Image` widgets with `ipywidgets.jslink`, so the browser flips
-  the frames by itself: it keeps working in the static HTML book, where no kernel runs.
+`frame_slider`: a slider over pre-rendered PNG frames. The slider is linked to an `ipywidgets.Stack`
+of `ipywidgets.Image` widgets with `ipywidgets.jslink`, so the browser flips the frames by itself: it
+keeps working in the static HTML book, where no kernel runs. (Live `interact` panels need nothing
+from the package.)
 
 ipywidgets and matplotlib are imported here only; `import vdib_core` does not need them.
 """
 from __future__ import annotations
 
 import io
-from typing import Any, Callable, Mapping, Union
+from typing import Mapping, Union
 
 import ipywidgets as widgets
-from IPython.display import display
 from matplotlib.figure import Figure
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 Frame = Union[Figure, bytes]
-
-
-def live_slider(fn: Callable[..., Any], **controls: Any) -> widgets.interactive:
-    """Display `fn` with one control per keyword (as `ipywidgets.interact`) and return the panel.
-
-    Each keyword is a widget or an abbreviation that `interact` understands, e.g.
-    `live_slider(plot, beta=(0.0, 2.0, 0.1))`. The panel re-runs `fn` when a control moves, so it
-    needs a kernel; on the static site use `frame_slider`.
-    """
-    if not callable(fn):
-        raise TypeError(f"live_slider needs a callable, got {type(fn).__name__}")
-    panel = widgets.interactive(fn, **controls)
-    display(panel)
-    return panel
 
 
 def figure_png(fig: Figure, dpi: int = 80) -> bytes:
