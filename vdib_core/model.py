@@ -4,7 +4,7 @@ their firing rates (spike counts / τ_d) over the same window.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
 import torch
@@ -57,7 +57,6 @@ class VDIBConfig:
     n_basis: int = 8
     memory: int = 10
     fb_decay: float = 0.5
-    extra: dict = field(default_factory=dict)  # free-form notes saved with checkpoints
 
     def __post_init__(self):
         self.n_hidden = tuple(int(n) for n in self.n_hidden)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -32,7 +32,6 @@ class TrainConfig:
     device: str | None = None  # None: CUDA when available, else CPU
     progress: bool = True
     eval_batch_size: int = 256
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.epochs < 0 or self.batch_size < 1:
