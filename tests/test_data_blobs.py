@@ -85,3 +85,10 @@ def test_target_range_errors():
         blob_targets(x, -10)
     with pytest.raises(TypeError):
         blob_targets(x, 1.5)
+
+
+def test_pattern_to_class_of_a_single_pattern():
+    x = torch.zeros(20)
+    x[[3, 7]] = 1
+    assert pattern_to_class(x).item() == pattern_to_class(x[None])[0].item()
+    assert torch.equal(class_to_pattern(pattern_to_class(x)), x)

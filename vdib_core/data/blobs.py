@@ -71,7 +71,7 @@ def pattern_to_class(x: torch.Tensor) -> torch.Tensor:
     x = _check_patterns(x) > 0  # [..., 20]
     first = x.int().argmax(-1)  # [...] lowest active neuron
     last = N_INPUTS - 1 - x.flip(-1).int().argmax(-1)  # [...] highest active neuron
-    return torch.from_numpy(_PAIR_CLASS[first.numpy(), last.numpy()])  # [...]
+    return torch.as_tensor(_PAIR_CLASS[first.numpy(), last.numpy()])  # [...] (0-d for one pattern)
 
 
 def class_to_pattern(c: torch.Tensor) -> torch.Tensor:

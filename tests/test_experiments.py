@@ -1,0 +1,192 @@
+"""Named experiments, result files and the `vdib` command line, on tiny configurations."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vdib_core.data import drifting_blobs, pattern_to_class
+from vdib_core.experiments import (
+    ConfigError, get_experiment, group, load_results, read_result, result_path, run, trial_key,
+)
+from vdib_core.experiments import cli, runner
+from vdib_core.experiments.predictive_coding import TEST_SEED, blob_split
+
+TINY = dict(n_train=16, t_train=12, t_test=30, n_draws=2, epochs=1, decoder_hidden=16, batch_size=8)
+TINY_FLAGS = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()]
+
+
+def vdib(*args: str) -> int:
+    return cli.main([str(a) for a in args])
+
+
+def test_list_names_every_parameter_with_default_and_allowed_values(capsys):
+    assert vdib("list") == 0
+    out = capsys.readouterr().out
+    exp = get_experiment("predictive-coding")
+    for prm in exp.params:
+        line = next(ln for ln in out.splitlines() if ln.strip().startswith(f"--{prm.flag} "))
+        assert f"default {prm.default}" in line and prm.allowed() in line
+    assert "linear|mlp|cnn" in out and "--quick" in out
+
+
+def test_run_writes_one_result_file_with_the_fixed_schema(tmp_path, capsys):
+    assert vdib("run", "predictive-coding", "--out", tmp_path, "--quick", "--delta", "1", "--decoding=rate",
+                *TINY_FLAGS) == 0
+    files = sorted(tmp_path.iterdir())
+    assert [f.suffix for f in files] == [".json", ".npz"]  # nothing half-written left behind
+    d = json.loads(files[0].read_text())
+    assert list(d) == ["experiment", "params", "metrics", "references", "history", "provenance"]
+    assert d["experiment"] == "predictive-coding"
+    p = d["params"]
+    assert p["delta"] == 1 and p["decoding"] == "rate" and p["quick"] is True and p["seed"] == 0
+    assert set(p) == {prm.name for prm in get_experiment("predictive-coding").params} | {"quick"}
+    for key in ("accuracy", "readout_rate", "val_accuracy"):
+        assert 0 <= d["metrics"][key] <= 1
+    assert set(d["references"]) == {"chance", "persistence", "input_window"}
+    assert d["references"]["chance"] == pytest.approx(1 / 210)
+    assert len(d["history"]) == TINY["epochs"] and "loss" in d["history"][0]
+    prov = d["provenance"]
+    for key in ("version", "git_commit", "git_dirty", "torch", "device", "wall_s", "created"):
+        assert key in prov
+    assert prov["torch"] == torch.__version__ and prov["wall_s"] > 0
+    assert prov["model_config"]["decoding"] == "rate" and prov["train_config"]["epochs"] == TINY["epochs"]
+    assert files[0].name == result_path(tmp_path, "predictive-coding", p).name
+    arrays = read_result(files[0]).arrays()
+    assert arrays["readout"].shape[1] == p["n_readout"] and set(np.unique(arrays["readout"])) <= {0, 1}
+    assert "readout_rate=" not in capsys.readouterr().err
+
+
+def test_same_configuration_same_numbers_and_rerun_reproduces(tmp_path, capsys):
+    a = run("predictive-coding", tmp_path / "a", quick=True, progress=False, **TINY)
+    files = list((tmp_path / "a").glob("*.json"))
+    assert vdib("rerun", files[0], "--out", tmp_path / "b") == 0
+    b = read_result(next((tmp_path / "b").glob("*.json")))
+    assert b.metrics == a["metrics"] and b.references == a["references"]
+    assert "DIFFERENT" not in capsys.readouterr().out
+
+
+def test_rerun_reports_a_changed_result(tmp_path, capsys):
+    run("predictive-coding", tmp_path / "a", quick=True, progress=False, **TINY)
+    path = next((tmp_path / "a").glob("*.json"))
+    d = json.loads(path.read_text())
+    d["metrics"]["accuracy"] += 0.5  # a result that the code does not reproduce
+    path.write_text(json.dumps(d))
+    assert vdib("rerun", path, "--out", tmp_path / "b") == 1
+    assert "DIFFERENT" in capsys.readouterr().out
+
+
+def test_frozen_encoder_trains_only_the_decoder(tmp_path):
+    r = run("predictive-coding", None, quick=True, progress=False, encoder="frozen", **TINY)
+    assert r["params"]["encoder"] == "frozen" and r["provenance"]["train_config"]["lr_encoder"] == 0.0
+
+
+def test_sweep_is_a_cartesian_product_and_resumes_after_an_interruption(tmp_path, monkeypatch, capsys):
+    calls = []
+    real = runner.run_trial
+
+    def interrupted_after_first(name, params, progress=True):
+        calls.append(params)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(name, params, progress=progress)
+
+    monkeypatch.setattr(cli, "run_trial", interrupted_after_first)
+    sweep = ["sweep", "predictive-coding", "--out", tmp_path, "--quick", "--delta=-1..0", "--decoding", "time,rate",
+             *TINY_FLAGS]
+    assert vdib(*sweep) == 130
+    assert len(list(tmp_path.glob("*.json"))) == 1 and not list(tmp_path.glob(".*"))  # no partial files
+    monkeypatch.setattr(cli, "run_trial", real)
+    assert vdib(*sweep) == 0
+    assert "4 trials, 1 already done" in capsys.readouterr().out
+    results = load_results(tmp_path)
+    assert sorted((r.params["delta"], r.params["decoding"]) for r in results) == [
+        (-1, "rate"), (-1, "time"), (0, "rate"), (0, "time")]
+    assert vdib(*sweep) == 0  # a third time: everything is skipped
+    assert "4 trials, 4 already done" in capsys.readouterr().out
+    table = group(results, ["delta"], "metrics.accuracy")
+    assert list(table) == [(-1,), (0,)] and all(s.n == 2 for s in table.values())
+
+
+def test_show_prints_mean_sd_and_n(tmp_path, capsys):
+    for seed in (0, 1):
+        run("predictive-coding", tmp_path, quick=True, progress=False, seed=seed, **TINY)
+    capsys.readouterr()
+    assert vdib("show", tmp_path, "--by", "decoding") == 0
+    out = capsys.readouterr().out
+    header, _, row = out.splitlines()[1:4]
+    assert header.split()[:3] == ["decoding", "n", "accuracy"]
+    assert row.split()[:2] == ["time", "2"] and "±" in row
+
+
+def test_trial_identity_ignores_the_device_only():
+    p = get_experiment("predictive-coding").configure(True)
+    assert trial_key("predictive-coding", p) == trial_key("predictive-coding", {**p, "device": "cpu"})
+    assert trial_key("predictive-coding", p) != trial_key("predictive-coding", {**p, "seed": 1})
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "nope", "--out", "{tmp}"], "unknown experiment 'nope'; valid: predictive-coding"),
+    (["run", "predictive-coding", "--out", "{tmp}", "--bogus", "1"], "unknown parameter --bogus"),
+    (["run", "predictive-coding", "--out", "{tmp}", "--delta", "one"], "--delta expects int"),
+    (["run", "predictive-coding", "--out", "{tmp}", "--decoder", "rnn"], "decoder must be one of linear, mlp, cnn"),
+    (["run", "predictive-coding", "--out", "{tmp}", "--beta", "-1"], "beta must be in"),
+    (["run", "predictive-coding", "--out", "{tmp}", "--device", "tpu9"], "device"),
+    (["run", "predictive-coding"], "--out DIR is required"),
+    (["run", "predictive-coding", "--out", "{tmp}/file/sub"], "not a writable directory"),
+    (["sweep", "predictive-coding", "--out", "{tmp}", "--delta=1..x"], "--delta expects int"),
+    (["sweep", "predictive-coding", "--out", "{tmp}", "--delta=3..1"], "empty range"),
+    (["sweep", "predictive-coding", "--out", "{tmp}", "--beta=0.1..1"], "ranges lo..hi are for integer"),
+    (["sweep", "predictive-coding", "--out", "{tmp}", "--decoding=time,,rate"], "malformed list"),
+    (["rerun", "{tmp}/file", "--out", "{tmp}"], "is not a readable result file"),
+    (["rerun", "{tmp}/other.json", "--out", "{tmp}"], "is not a vdib result file"),
+    (["show", "{tmp}/nowhere"], "is not a directory"),
+    (["show", "{tmp}/empty"], "no result files"),
+    (["frobnicate"], "unknown command 'frobnicate'"),
+])
+def test_bad_input_gets_one_line_and_a_nonzero_exit(tmp_path, capsys, args, message):
+    (tmp_path / "file").write_bytes(b"\x00not json")
+    (tmp_path / "other.json").write_text('{"a": 1}')
+    (tmp_path / "empty").mkdir()
+    assert vdib(*[a.replace("{tmp}", str(tmp_path)) for a in args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err and "Traceback" not in err
+
+
+def test_python_dash_m_entry_point():
+    done = subprocess.run([sys.executable, "-m", "vdib_core", "run", "predictive-coding", "--out", "/dev/null/x"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "not a writable directory" in done.stderr
+
+
+def test_persistence_reference_equals_a_direct_count():
+    delta, tau_d, T = 2, 3, 40
+    exp = get_experiment("predictive-coding")
+    p = exp.configure(True, **{**TINY, "delta": delta, "tau_d": tau_d, "t_test": T, "n_draws": 1})
+    refs = exp.references(exp.data(p), p)
+    x = drifting_blobs(T + delta, seed=TEST_SEED)  # [T+δ, 20]: the test sequence, built independently
+    hits = sum(pattern_to_class(x[t]).item() == pattern_to_class(x[t + delta]).item() for t in range(tau_d - 1, T))
+    assert refs["persistence"] == pytest.approx(hits / (T - tau_d + 1))
+    assert 0 < refs["persistence"] < 1 and 0 <= refs["input_window"] <= 1
+
+
+def test_training_and_test_data_never_share_a_seed():
+    exp = get_experiment("predictive-coding")
+    seeds = {exp.data(exp.configure(True, seed=s, **TINY)).info["train_seed"] for s in range(5)}
+    info = exp.data(exp.configure(True, **TINY)).info
+    assert info["test_seed"] not in seeds and info["val_seed"] not in seeds
+    x, y = blob_split(10, -2, 0, 3)
+    assert x.shape == (3, 10, 20) and y.shape == (3, 10)
+
+
+def test_configure_rejects_unknown_parameters_and_bad_values():
+    exp = get_experiment("predictive-coding")
+    with pytest.raises(ConfigError, match="unknown parameter"):
+        exp.configure(delta_t=1)
+    with pytest.raises(ConfigError, match="must be int"):
+        exp.configure(delta=0.5)
+    assert exp.configure(True)["epochs"] == exp.quick["epochs"]
+    assert exp.configure(True, epochs=7)["epochs"] == 7  # explicit values beat quick-mode defaults

@@ -1,0 +1,11 @@
+"""Named experiments of the book, run as trials with result files (book chapter "Efficient predictive
+coding"), and the analysis of trained models. Command line: `python -m vdib_core` (console script `vdib`).
+
+    from vdib_core.experiments import run, load_results, group
+    result = run("predictive-coding", out="runs/pc", delta=1, decoder="mlp", quick=True)
+"""
+from .runner import (  # noqa: F401
+    EXPERIMENTS, ConfigError, Data, Experiment, Param, Result, Summary, common_params, get_experiment, group,
+    load_results, read_result, register, result_path, run, run_trial, summarize, trial_key, write_result,
+)
+from . import predictive_coding  # noqa: F401  (registers the experiment)

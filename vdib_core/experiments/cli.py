@@ -1,0 +1,240 @@
+"""The `vdib` command line (also `python -m vdib_core`): list, run, sweep, rerun, show.
+
+    vdib list
+    vdib run predictive-coding --out runs/pc --delta 1 --decoder mlp [--quick]
+    vdib sweep predictive-coding --out runs/pc --delta=-3..3 --decoding time,rate --seed 0..2 [--quick]
+    vdib rerun runs/pc/predictive-coding-0123456789ab.json --out runs/check
+    vdib show runs/pc --by decoding,delta
+
+Parameters are written `--name value` or `--name=value`; underscores and dashes are the same. Bad input
+gets a one-line error and exit status 2; a trial that fails while running exits with status 1.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+from .runner import (
+    EXPERIMENTS, ConfigError, Result, get_experiment, group, load_results, read_result, result_path, run_trial,
+    write_result,
+)
+
+VERBS = ("list", "run", "sweep", "rerun", "show")
+USAGE = """usage: vdib {list,run,sweep,rerun,show} ...
+  vdib list                                          experiments, parameters, defaults, allowed values
+  vdib run EXPERIMENT --out DIR [--PARAM VALUE ...] [--quick]
+  vdib sweep EXPERIMENT --out DIR [--quick] --PARAM v1,v2,... [--PARAM lo..hi] ...
+  vdib rerun RESULT.json --out DIR
+  vdib show DIR [--by PARAM,PARAM,...]"""
+
+
+def _options(tokens: Sequence[str]) -> tuple[list[str], dict[str, str], bool]:
+    """Split tokens into positionals, `--name value` / `--name=value` options (names with underscores)
+    and the `--quick` flag."""
+    positional, options, quick = [], {}, False
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok == "--quick":
+            quick = True
+        elif tok.startswith("--") and len(tok) > 2:
+            name, eq, value = tok[2:].partition("=")
+            if not eq:
+                if i + 1 >= len(tokens):
+                    raise ConfigError(f"{tok} needs a value")
+                i += 1
+                value = tokens[i]
+            name = name.replace("-", "_")
+            if name in options:
+                raise ConfigError(f"--{name.replace('_', '-')} given twice")
+            options[name] = value
+        else:
+            positional.append(tok)
+        i += 1
+    return positional, options, quick
+
+
+def _writable(out: str | None) -> Path:
+    if not out:
+        raise ConfigError("--out DIR is required (where the result files go)")
+    path = Path(out)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".vdib-write-check-"):
+            pass
+    except OSError as e:
+        raise ConfigError(f"--out {out}: not a writable directory ({e.strerror or e})") from None
+    return path
+
+
+def _sweep_values(prm, text: str) -> list[Any]:
+    """`v1,v2,...` or an integer range `lo..hi` (inclusive) -> parsed values."""
+    if ".." in text:
+        lo, _, hi = text.partition("..")
+        if prm.kind is not int:
+            raise ConfigError(f"--{prm.flag}: ranges lo..hi are for integer parameters; list the values instead")
+        a, b = prm.parse(lo), prm.parse(hi)
+        if a > b:
+            raise ConfigError(f"--{prm.flag}: empty range {text!r}")
+        return list(range(a, b + 1))
+    items = text.split(",")
+    if any(not item for item in items):
+        raise ConfigError(f"--{prm.flag}: malformed list {text!r}")
+    return [prm.parse(item) for item in items]
+
+
+def _summary_line(result: dict) -> str:
+    m = result["metrics"]
+    main = ", ".join(f"{k}={v:.4g}" for k, v in list(m.items())[:3])
+    return f"{main}  ({result['provenance']['wall_s']:.0f} s)"
+
+
+def cmd_list(args: list[str]) -> int:
+    if args:
+        raise ConfigError(f"list takes no arguments, got {' '.join(args)}")
+    for exp in EXPERIMENTS.values():
+        print(f"{exp.name}: {exp.description}")
+        for prm in exp.params:
+            quick = f", quick: {exp.quick[prm.name]}" if prm.name in exp.quick else ""
+            print(f"  --{prm.flag:<16} default {prm.default!s:<10} allowed {prm.allowed()}{quick}   {prm.help}")
+        print("  --quick            small data and few epochs (tests, CI, a first look)")
+    return 0
+
+
+def _configure(name: str, options: dict[str, str], quick: bool) -> dict:
+    exp = get_experiment(name)
+    return exp.configure(quick, **{k: exp.param(k).parse(v) for k, v in options.items()})
+
+
+def _run_one(name: str, params: dict, out: Path, progress: bool = True) -> dict:
+    result, arrays = run_trial(name, params, progress=progress)
+    path = write_result(out, result, arrays)
+    print(f"{path}: {_summary_line(result)}")
+    return result
+
+
+def cmd_run(args: list[str]) -> int:
+    positional, options, quick = _options(args)
+    if len(positional) != 1:
+        raise ConfigError("run takes one experiment: vdib run EXPERIMENT --out DIR [--PARAM VALUE ...]")
+    out = options.pop("out", None)
+    params = _configure(positional[0], options, quick)
+    _run_one(positional[0], params, _writable(out))
+    return 0
+
+
+def cmd_sweep(args: list[str]) -> int:
+    from tqdm.auto import tqdm
+
+    positional, options, quick = _options(args)
+    if len(positional) != 1:
+        raise ConfigError("sweep takes one experiment: vdib sweep EXPERIMENT --out DIR --PARAM v1,v2 ...")
+    name = positional[0]
+    exp = get_experiment(name)
+    out = _writable(options.pop("out", None))
+    axes = {k: _sweep_values(exp.param(k), v) for k, v in options.items()}
+    trials = [exp.configure(quick, **dict(zip(axes, combo))) for combo in itertools.product(*axes.values())]
+    todo = [p for p in trials if not result_path(out, name, p).exists()]
+    print(f"{name}: {len(trials)} trials, {len(trials) - len(todo)} already done in {out}")
+    bar = tqdm(todo, desc="sweep", unit="trial")
+    for params in bar:
+        varied = " ".join(f"{k}={params[k]}" for k in axes)
+        bar.set_postfix_str(varied)
+        result, arrays = run_trial(name, params, progress=False)
+        path = write_result(out, result, arrays)
+        bar.write(f"[{varied}] {_summary_line(result)} -> {path.name}")
+    return 0
+
+
+def cmd_rerun(args: list[str]) -> int:
+    positional, options, quick = _options(args)
+    if len(positional) != 1 or quick or set(options) - {"out"}:
+        raise ConfigError("rerun takes one result file and --out: vdib rerun RESULT.json --out DIR")
+    old = read_result(positional[0])
+    out = _writable(options.get("out"))
+    params = dict(old.params)
+    new = _run_one(old.experiment, params, out)
+    differ = []
+    for key, value in old.metrics.items():
+        now = new["metrics"].get(key)
+        same = now is not None and abs(now - value) <= 1e-6 * max(1.0, abs(value))
+        differ += [] if same else [key]
+        print(f"  {key}: recorded {value:.6g}, now {now:.6g}  {'same' if same else 'DIFFERENT'}")
+    if differ:
+        print(f"vdib rerun: {len(differ)} metric(s) differ from the recorded result", file=sys.stderr)
+    return 1 if differ else 0
+
+
+def _table(results: list[Result], by: list[str]) -> str:
+    metrics = list(dict.fromkeys(k for r in results for k in r.metrics))
+    refs = list(dict.fromkeys(k for r in results for k in r.references))
+    cols = [f"metrics.{k}" for k in metrics] + [f"references.{k}" for k in refs]
+    stats = {c: group(results, by, c) for c in cols}
+    keys = list(dict.fromkeys(k for s in stats.values() for k in s))
+    header = by + ["n"] + [c.split(".", 1)[1] for c in cols]
+    rows = []
+    for key in keys:
+        n = max(stats[c][key].n for c in cols if key in stats[c])
+        cells = [f"{stats[c][key].mean:.4g} ± {stats[c][key].sd:.2g}" if key in stats[c] else "-" for c in cols]
+        rows.append([str(v) for v in key] + [str(n)] + cells)
+    widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
+    fmt = lambda row: "  ".join(cell.ljust(w) for cell, w in zip(row, widths))  # noqa: E731
+    return "\n".join([fmt(header), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows])
+
+
+def cmd_show(args: list[str]) -> int:
+    positional, options, quick = _options(args)
+    if len(positional) != 1 or quick or set(options) - {"by"}:
+        raise ConfigError("show takes one directory: vdib show DIR [--by PARAM,PARAM]")
+    directory = Path(positional[0])
+    if not directory.is_dir():
+        raise ConfigError(f"{directory} is not a directory")
+    results = load_results(directory)
+    if not results:
+        raise ConfigError(f"no result files in {directory}")
+    for name in sorted({r.experiment for r in results}):
+        rs = [r for r in results if r.experiment == name]
+        if "by" in options:
+            by = [b.replace("-", "_") for b in options["by"].split(",") if b]
+            known = set().union(*(r.params for r in rs))
+            bad = [b for b in by if b not in known]
+            if bad:
+                raise ConfigError(f"--by: unknown parameter(s) {', '.join(bad)}; valid: {', '.join(sorted(known))}")
+        else:  # the parameters that vary, except the seed
+            by = [k for k in rs[0].params if k != "seed" and len({str(r.params.get(k)) for r in rs}) > 1]
+        print(f"{name}: {len(rs)} result files, mean ± sd over the rest")
+        print(_table(rs, by))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0 if argv else 2
+    verb, args = argv[0], argv[1:]
+    if verb not in VERBS:
+        print(f"vdib: error: unknown command {verb!r}; valid: {', '.join(VERBS)}", file=sys.stderr)
+        return 2
+    os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # huge pages: fewer first-touch faults on big gradients
+    try:
+        return {"list": cmd_list, "run": cmd_run, "sweep": cmd_sweep, "rerun": cmd_rerun, "show": cmd_show}[verb](args)
+    except ConfigError as e:
+        print(f"vdib {verb}: error: {e}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError, FloatingPointError) as e:  # raised by the model or the data with a message
+        print(f"vdib {verb}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"vdib {verb}: interrupted; finished trials are saved, a sweep resumes where it stopped",
+              file=sys.stderr)
+        return 130
+
+
+def console() -> None:
+    """Entry point of the `vdib` console script."""
+    sys.exit(main())
