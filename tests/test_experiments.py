@@ -94,12 +94,12 @@ def test_sweep_is_a_cartesian_product_and_resumes_after_an_interruption(tmp_path
             raise KeyboardInterrupt
         return real(name, params, progress=progress)
 
-    monkeypatch.setattr(cli, "run_trial", interrupted_after_first)
+    monkeypatch.setattr(runner, "run_trial", interrupted_after_first)
     sweep = ["sweep", "predictive-coding", "--out", tmp_path, "--quick", "--delta=-1..0", "--decoding", "time,rate",
              *TINY_FLAGS]
     assert vdib(*sweep) == 130
     assert len(list(tmp_path.glob("*.json"))) == 1 and not list(tmp_path.glob(".*"))  # no partial files
-    monkeypatch.setattr(cli, "run_trial", real)
+    monkeypatch.setattr(runner, "run_trial", real)
     assert vdib(*sweep) == 0
     assert "4 trials, 1 already done" in capsys.readouterr().out
     results = load_results(tmp_path)

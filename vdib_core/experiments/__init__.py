@@ -6,6 +6,7 @@ coding"), and the analysis of trained models. Command line: `python -m vdib_core
 """
 from .runner import (  # noqa: F401
     EXPERIMENTS, ConfigError, Data, Experiment, Param, Result, Summary, common_params, get_experiment, group,
-    load_results, read_result, register, result_path, run, run_trial, summarize, trial_key, write_result,
+    load_results, read_result, register, result_path, run, run_trial, summarize, sweep, trial_key,
+    write_result,
 )
 from . import predictive_coding  # noqa: F401  (registers the experiment)

@@ -11,16 +11,15 @@ gets a one-line error and exit status 2; a trial that fails while running exits 
 """
 from __future__ import annotations
 
-import itertools
 import os
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
+from . import runner
 from .runner import (
-    EXPERIMENTS, ConfigError, Result, get_experiment, group, load_results, read_result, result_path, run_trial,
-    write_result,
+    EXPERIMENTS, ConfigError, Result, get_experiment, group, load_results, read_result, summary_line, write_result,
 )
 
 VERBS = ("list", "run", "sweep", "rerun", "show")
@@ -87,12 +86,6 @@ def _sweep_values(prm, text: str) -> list[Any]:
     return [prm.parse(item) for item in items]
 
 
-def _summary_line(result: dict) -> str:
-    m = result["metrics"]
-    main = ", ".join(f"{k}={v:.4g}" for k, v in list(m.items())[:3])
-    return f"{main}  ({result['provenance']['wall_s']:.0f} s)"
-
-
 def cmd_list(args: list[str]) -> int:
     if args:
         raise ConfigError(f"list takes no arguments, got {' '.join(args)}")
@@ -111,9 +104,9 @@ def _configure(name: str, options: dict[str, str], quick: bool) -> dict:
 
 
 def _run_one(name: str, params: dict, out: Path, progress: bool = True) -> dict:
-    result, arrays = run_trial(name, params, progress=progress)
+    result, arrays = runner.run_trial(name, params, progress=progress)
     path = write_result(out, result, arrays)
-    print(f"{path}: {_summary_line(result)}")
+    print(f"{path}: {summary_line(result)}")
     return result
 
 
@@ -128,25 +121,12 @@ def cmd_run(args: list[str]) -> int:
 
 
 def cmd_sweep(args: list[str]) -> int:
-    from tqdm.auto import tqdm
-
     positional, options, quick = _options(args)
     if len(positional) != 1:
         raise ConfigError("sweep takes one experiment: vdib sweep EXPERIMENT --out DIR --PARAM v1,v2 ...")
-    name = positional[0]
-    exp = get_experiment(name)
+    exp = get_experiment(positional[0])
     out = _writable(options.pop("out", None))
-    axes = {k: _sweep_values(exp.param(k), v) for k, v in options.items()}
-    trials = [exp.configure(quick, **dict(zip(axes, combo))) for combo in itertools.product(*axes.values())]
-    todo = [p for p in trials if not result_path(out, name, p).exists()]
-    print(f"{name}: {len(trials)} trials, {len(trials) - len(todo)} already done in {out}")
-    bar = tqdm(todo, desc="sweep", unit="trial")
-    for params in bar:
-        varied = " ".join(f"{k}={params[k]}" for k in axes)
-        bar.set_postfix_str(varied)
-        result, arrays = run_trial(name, params, progress=False)
-        path = write_result(out, result, arrays)
-        bar.write(f"[{varied}] {_summary_line(result)} -> {path.name}")
+    runner.sweep(exp.name, out, quick=quick, **{k: _sweep_values(exp.param(k), v) for k, v in options.items()})
     return 0
 
 

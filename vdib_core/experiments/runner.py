@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -298,6 +299,33 @@ def run(name: str, out: str | Path | None = None, *, quick: bool = False, progre
     if out is not None:
         write_result(out, result, arrays)
     return result
+
+
+def summary_line(result: dict) -> str:
+    """The first metrics of a result and its wall time, on one line."""
+    main = ", ".join(f"{k}={v:.4g}" for k, v in list(result["metrics"].items())[:3])
+    return f"{main}  ({result['provenance']['wall_s']:.0f} s)"
+
+
+def sweep(name: str, out: str | Path, *, quick: bool = False, progress: bool = True,
+          **axes: list) -> list[Path]:
+    """Run the cartesian product of `axes` (parameter -> list of values) one trial after the other,
+    skipping trials whose result file exists in `out` (so an interrupted sweep resumes); an overall
+    progress bar and one summary line per trial. Returns the result paths of every trial of the grid."""
+    from tqdm.auto import tqdm
+
+    exp = get_experiment(name)
+    trials = [exp.configure(quick, **dict(zip(axes, combo))) for combo in itertools.product(*axes.values())]
+    todo = [p for p in trials if not result_path(out, name, p).exists()]
+    print(f"{name}: {len(trials)} trials, {len(trials) - len(todo)} already done in {out}")
+    bar = tqdm(todo, desc="sweep", unit="trial", disable=not progress)
+    for params in bar:
+        varied = " ".join(f"{k}={params[k]}" for k in axes)
+        bar.set_postfix_str(varied)
+        result, arrays = run_trial(name, params, progress=False)
+        path = write_result(out, result, arrays)
+        (bar.write if progress else print)(f"[{varied}] {summary_line(result)} -> {path.name}")
+    return [result_path(out, name, p) for p in trials]
 
 
 # ---- reading results ------------------------------------------------------------------------------
