@@ -131,12 +131,13 @@ class _LIFRecursion(torch.autograd.Function):
     @staticmethod
     def forward(ctx, drive: torch.Tensor, threshold: float, refr_decay: float, surrogate: Surrogate):
         s, u = torch.empty_like(drive), torch.empty_like(drive)  # [T, B, N]
+        ss, us = s.unbind(0), u.unbind(0)  # per-step views, made once
         refr = torch.zeros_like(drive[0])  # [B, N]: R_t
-        for t in range(drive.shape[0]):
+        for t, drive_t in enumerate(drive.unbind(0)):
             if t > 0:
-                refr = refr_decay * refr + s[t - 1]
-            torch.sub(drive[t], threshold * refr, out=u[t])
-            torch.gt(u[t], threshold, out=s[t])  # Θ(U_t − ϑ)
+                refr = refr_decay * refr + ss[t - 1]
+            torch.sub(drive_t, threshold * refr, out=us[t])
+            torch.gt(us[t], threshold, out=ss[t])  # Θ(U_t − ϑ)
         ctx.save_for_backward(u)
         ctx.constants = threshold, refr_decay, surrogate
         return s, u
@@ -149,8 +150,9 @@ class _LIFRecursion(torch.autograd.Function):
         coef = refr_decay - threshold * g  # [T, B, N]
         inp = -threshold * (grad_u + g * grad_s)  # [T, B, N]
         r_next = torch.zeros_like(u)  # [T, B, N]: ∂L/∂R_{t+1} at t
+        rs, inps, coefs = r_next.unbind(0), inp.unbind(0), coef.unbind(0)  # per-step views
         for t in range(u.shape[0] - 1, 0, -1):
-            torch.addcmul(inp[t], coef[t], r_next[t], out=r_next[t - 1])
+            torch.addcmul(inps[t], coefs[t], rs[t], out=rs[t - 1])
         return grad_u + g * (grad_s + r_next), None, None, None  # ∂L/∂D_t = ∂L/∂U_t (total)
 
 
@@ -273,16 +275,17 @@ def _readout_recursion(ff: torch.Tensor, fb_weight: torch.Tensor, noise: torch.T
         trace_t = fb_decay trace_{t−1} + z_{t−1} − fb_decay^M z_{t−1−M},  u_t = ff_t + v trace_t,  z_t = Θ(u_t − ε_t)
 
     each [T, B, N_z]; trace_t = (c * z)_{t−1}, and ε = 0 when noise is None (deterministic)."""
-    z, u, trace = torch.empty_like(ff), torch.empty_like(ff), torch.empty_like(ff)  # [T, B, N_z]
-    trace[0].zero_()
+    z, u, trace = torch.empty_like(ff), torch.empty_like(ff), torch.zeros_like(ff)  # [T, B, N_z]
+    zs, us, traces = z.unbind(0), u.unbind(0), trace.unbind(0)  # per-step views, made once
+    eps = [0] * len(zs) if noise is None else noise.unbind(0)
     decay_M = fb_decay ** memory
-    for t in range(ff.shape[0]):
+    for t, ff_t in enumerate(ff.unbind(0)):
         if t > 0:
-            torch.mul(trace[t - 1], fb_decay, out=trace[t]).add_(z[t - 1])
+            torch.mul(traces[t - 1], fb_decay, out=traces[t]).add_(zs[t - 1])
             if t > memory:
-                trace[t].sub_(z[t - 1 - memory], alpha=decay_M)  # truncate the kernel at M (exact: z is 0/1)
-        torch.mul(trace[t], fb_weight, out=u[t]).add_(ff[t])
-        torch.gt(u[t], 0 if noise is None else noise[t], out=z[t])
+                traces[t].sub_(zs[t - 1 - memory], alpha=decay_M)  # truncate the kernel at M (exact: z is 0/1)
+        torch.mul(traces[t], fb_weight, out=us[t]).add_(ff_t)
+        torch.gt(us[t], eps[t], out=zs[t])
     return z, u, trace
 
 
@@ -312,12 +315,13 @@ class _ThresholdReadout(torch.autograd.Function):
         c = grad_u + g * grad_z  # [T, B, N_z]: G_t without the feedback path
         vc, vg = v * c, v * g  # [T, B, N_z]: a_t = vc_t + vg_t b_t
         a, b = torch.empty_like(u), torch.zeros_like(u)  # [T, B, N_z]
+        as_, bs, vcs, vgs = a.unbind(0), b.unbind(0), vc.unbind(0), vg.unbind(0)  # per-step views
         T, decay_M = u.shape[0], fb_decay ** memory
-        torch.addcmul(vc[T - 1], vg[T - 1], b[T - 1], out=a[T - 1])
+        torch.addcmul(vcs[T - 1], vgs[T - 1], bs[T - 1], out=as_[T - 1])
         for t in range(T - 2, -1, -1):
-            torch.mul(b[t + 1], fb_decay, out=b[t]).add_(a[t + 1])
+            torch.mul(bs[t + 1], fb_decay, out=bs[t]).add_(as_[t + 1])
             if t + 1 + memory < T:
-                b[t].sub_(a[t + 1 + memory], alpha=decay_M)
-            torch.addcmul(vc[t], vg[t], b[t], out=a[t])
+                bs[t].sub_(as_[t + 1 + memory], alpha=decay_M)
+            torch.addcmul(vcs[t], vgs[t], bs[t], out=as_[t])
         grad_ff = c + g * b  # [T, B, N_z]: G_t
         return grad_ff, (grad_ff * trace).sum((0, 1)), None, None, None, None
