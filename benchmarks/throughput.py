@@ -1,4 +1,5 @@
-"""Training throughput of the MNIST configuration, against the machine's matmul rate and two references.
+"""Training throughput of the MNIST and predictive-coding configurations, against the machine's matmul rate
+and three references.
 
     python benchmarks/throughput.py          # a table
     python benchmarks/throughput.py --json   # one JSON object
@@ -11,23 +12,112 @@ Implementations, timed interleaved (A B C D A B C D ...) on the same random batc
                GLM readout and decoder written per time step, the same loss, estimator and optimiser;
   naive      - batch 1, loops over examples and time steps, one update per example: the structure of
                the paper's original code (same maths as vdib_core, checked below);
+  reference  - `ReferenceModel`: vdib_core before issue 14, one autograd node per op and time step in the
+               recurrences (same maths, same random draws, same spikes: tests/test_fast_recurrences.py);
   matmul     - a 2048 x 2048 fp32 matmul: the roofline.
+
+`small` (the predictive-coding model): 20 inputs -> 10 readouts, no hidden layer, T = 100, τ_d = 5,
+210-class sequence targets, batch 64, pathwise estimator, linear or MLP (256 hidden units) decoder;
+vdib_core against `ReferenceModel`, interleaved: the encoder's forward + backward alone, and whole steps.
 """
 from __future__ import annotations
 
-import argparse
-import json
-import statistics
-import sys
-import time
+import os
 
-import torch
+# before torch allocates anything: huge pages halve first-touch page faults on the big weight gradients
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
-import vdib_core as vc
-from vdib_core.data import rate_encode
-from vdib_core.neurons import psp_kernel
+import argparse  # noqa: E402
+import json  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import torch  # noqa: E402
+
+import vdib_core as vc  # noqa: E402
+from vdib_core.data import rate_encode  # noqa: E402
+from vdib_core.model import ModelOutput, readout_windows  # noqa: E402
+from vdib_core.neurons import Readout, causal_filter_matrix, psp_kernel  # noqa: E402
 
 T, B, N_IN, N_H, N_Z, HIDDEN_DEC = 30, 64, 784, 600, 256, 3840
+
+
+# ----- the reference: vdib_core's recurrences and decoder before issue 14, per-step autograd -----------
+
+def reference_lif(layer: vc.LIFLayer, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`LIFLayer.forward` before issue 14: x [T, B, N_in] -> (S, U) [T, B, N_out], a Python loop of autograd ops."""
+    T, B, _ = x.shape
+    current = x.reshape(T * B, -1) @ layer.weight.t()  # [T*B, N_out]
+    A = causal_filter_matrix(psp_kernel(T, layer.syn_decay, layer.mem_decay), T).to(x)  # [T, T]
+    drive = (A @ current.view(T, -1)).view(T, B, -1) + layer.bias  # [T, B, N_out]
+    refr = torch.zeros_like(drive[0])  # [B, N_out]
+    s = torch.zeros_like(drive[0])
+    spikes, potentials = [], []
+    for drive_t in drive.unbind(0):
+        refr = layer.refr_decay * refr + s
+        u = drive_t - layer.threshold * refr  # [B, N_out]
+        s = layer.surrogate(u - layer.threshold)
+        spikes.append(s)
+        potentials.append(u)
+    return torch.stack(spikes), torch.stack(potentials)
+
+
+def reference_readout(ro: vc.StochasticReadout, h: torch.Tensor, sample: str = "bernoulli",
+                      z: torch.Tensor | None = None, generator: torch.Generator | None = None) -> Readout:
+    """`StochasticReadout.forward` before issue 14: h [T, B, N_h] -> Readout(z, logits) [T, B, N_z]."""
+    ff = ro.feedforward(h)  # [T, B, N_z] (unchanged by issue 14)
+    decay_M = ro.fb_decay ** ro.memory
+    trace = torch.zeros_like(ff[0])  # [B, N_z]
+    if z is None and sample != "deterministic":
+        uni = torch.rand(ff.shape, generator=generator, device=ff.device, dtype=ff.dtype)  # [T, B, N_z]
+        noise = torch.log(uni) - torch.log1p(-uni)
+    zs, us = [], []
+    for t, ff_t in enumerate(ff.unbind(0)):
+        if t > 0:
+            trace = ro.fb_decay * trace + zs[t - 1]
+            if t > ro.memory:
+                trace = trace - decay_M * zs[t - 1 - ro.memory]
+        u = ff_t + ro.fb_weight * trace  # [B, N_z]
+        if z is not None:
+            z_t = z[t]
+        elif sample == "bernoulli":
+            z_t = (u.detach() > noise[t]).to(u.dtype)
+        elif sample == "threshold":
+            z_t = ro.surrogate(u - noise[t])
+        else:
+            z_t = (u.detach() > 0).to(u.dtype)
+        zs.append(z_t)
+        us.append(u)
+    return Readout(torch.stack(zs), torch.stack(us))
+
+
+def reference_decoder(dec: vc.Decoder, windows: torch.Tensor) -> torch.Tensor:
+    """`Decoder.forward` before issue 14: windows [S, B, τ_d, N_z] -> [S, B, n_out]."""
+    S, B, tau, n_z = windows.shape
+    v = windows.reshape(S * B, tau, n_z)  # [S*B, τ_d, N_z]
+    if dec.decoding == "rate":
+        v = v.mean(1, keepdim=True)  # [S*B, 1, N_z]
+    return dec.net(dec.centre(v)).view(S, B, -1)  # [S, B, n_out]
+
+
+class ReferenceModel(vc.HybridModel):
+    """The same parameters as `HybridModel`, run through the reference implementation above."""
+
+    def encode(self, x: torch.Tensor, sample: str = "bernoulli", z: torch.Tensor | None = None,
+               generator: torch.Generator | None = None) -> tuple[Readout, list[torch.Tensor]]:
+        hidden = []
+        h = x  # [T, B, N_in]
+        for layer in self.encoder.hidden:
+            h, _ = reference_lif(layer, h)  # [T, B, N_h]
+            hidden.append(h)
+        return reference_readout(self.encoder.readout, h, sample, z, generator), hidden
+
+    def forward(self, x: torch.Tensor, sample: str = "bernoulli", z: torch.Tensor | None = None,
+                generator: torch.Generator | None = None) -> ModelOutput:
+        readout, hidden = self.encode(x, sample, z, generator)
+        out = reference_decoder(self.decoder, readout_windows(readout.z, self.cfg.tau_d, self.cfg.target))
+        return ModelOutput(readout.z, readout.logits, hidden, out)
 
 
 def mnist_config() -> vc.VDIBConfig:
@@ -148,6 +238,59 @@ def naive_steps(model: vc.HybridModel, opt, x: torch.Tensor, y: torch.Tensor, n:
         opt.step()
 
 
+SMALL_T, SMALL_N_IN, SMALL_N_Z, SMALL_CLASSES, SMALL_DEC_HIDDEN = 100, 20, 10, 210, 256
+
+
+def small_config(decoder: str) -> vc.VDIBConfig:
+    """The predictive-coding model: no hidden layer, a 210-class decoder at every step t ≥ τ_d."""
+    return vc.VDIBConfig(n_in=SMALL_N_IN, n_readout=SMALL_N_Z, n_out=SMALL_CLASSES, tau_d=5, target="sequence",
+                         likelihood="categorical", decoder=decoder, decoder_hidden=SMALL_DEC_HIDDEN, r=0.2,
+                         estimator="pathwise")
+
+
+def pathwise_step(model: vc.HybridModel, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> None:
+    out = model(x, sample="threshold")
+    loss = vc.estimator_loss(out, vc.vdib_loss(out, y, model.cfg), model.cfg)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
+def encoder_pass(model: vc.HybridModel, x: torch.Tensor) -> None:
+    """The SNN alone, forward + backward, pathwise: gradients through the spikes and the potentials."""
+    encode = model.encode if isinstance(model, ReferenceModel) else model.encoder
+    readout, _ = encode(x, sample="threshold")
+    (vc.bernoulli_kl(readout.logits, 0.2).sum() + readout.z.sum()).backward()
+
+
+def small_benchmark(rounds: int) -> dict:
+    """vdib_core against `ReferenceModel` on the predictive-coding model, interleaved, medians of ratios."""
+    torch.manual_seed(0)
+    x = torch.bernoulli(torch.full((SMALL_T, B, SMALL_N_IN), 0.2))  # [T, B, N_in]
+    y = torch.randint(0, SMALL_CLASSES, (SMALL_T, B))  # [T, B] class per step
+    runs = {}  # name -> (timed function)
+    for decoder in ("linear", "mlp"):
+        new = vc.HybridModel(small_config(decoder))
+        ref = ReferenceModel(small_config(decoder))
+        ref.load_state_dict(new.state_dict())
+        for name, model in (("new", new), ("ref", ref)):
+            opt = vc.train._adam(model.parameters(), 1e-3)
+            runs[f"{decoder}_{name}"] = lambda m=model, o=opt: pathwise_step(m, o, x, y)
+            if decoder == "linear":
+                runs[f"encoder_{name}"] = lambda m=model: encoder_pass(m, x)
+    for fn in runs.values():  # warm-up
+        fn()
+    times = {k: [] for k in runs}
+    for _ in range(rounds):
+        for k, fn in runs.items():
+            times[k].append(timed(fn))
+    med = statistics.median
+    speedup = lambda k: med(r / n for r, n in zip(times[f"{k}_ref"], times[f"{k}_new"]))  # noqa: E731
+    return {"encoder_speedup": speedup("encoder"), "linear_step_speedup": speedup("linear"),
+            "mlp_step_speedup": speedup("mlp"), "samples_per_s": B / med(times["linear_new"]),
+            "reference_samples_per_s": B / med(times["linear_ref"]), "mlp_decoder_hidden": SMALL_DEC_HIDDEN}
+
+
 def matmul_gflops(n: int = 2048) -> float:
     a, b = torch.randn(n, n), torch.randn(n, n)
     a @ b
@@ -177,6 +320,8 @@ def main(argv: list[str] | None = None) -> dict:
     naive_model = vc.HybridModel(cfg)
     naive_model.load_state_dict(model.state_dict())
     snn_model = SnnTorchStyle(cfg, model)
+    ref_model = ReferenceModel(cfg)
+    ref_model.load_state_dict(model.state_dict())
     images = torch.rand(B, N_IN) ** 3  # a random batch with MNIST-like sparsity
     x = rate_encode(images, T)  # [T, B, N_in]
 
@@ -189,14 +334,16 @@ def main(argv: list[str] | None = None) -> dict:
     torch.testing.assert_close(slow.logits, fast.logits, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(slow.out, fast.out, rtol=1e-4, atol=1e-4)
 
-    opts = [vc.train._adam(m.parameters(), 1e-4) for m in (model, snn_model, naive_model)]
+    opts = [vc.train._adam(m.parameters(), 1e-4) for m in (model, snn_model, naive_model, ref_model)]
     for _ in range(2):  # warm-up
         train_step(model, opts[0], x, images)
         snntorch_step(snn_model, opts[1], x, images)
+        train_step(ref_model, opts[3], x, images)
     naive_steps(naive_model, opts[2], x, images, 1)
-    t_ours, t_snn, t_naive, rates = [], [], [], []
+    t_ours, t_snn, t_naive, t_ref, rates = [], [], [], [], []
     for _ in range(args.rounds):
         t_ours.append(timed(lambda: train_step(model, opts[0], x, images)) / B)
+        t_ref.append(timed(lambda: train_step(ref_model, opts[3], x, images)) / B)
         t_snn.append(timed(lambda: snntorch_step(snn_model, opts[1], x, images)) / B)
         t_naive.append(timed(lambda: naive_steps(naive_model, opts[2], x, images, args.naive_examples))
                        / args.naive_examples)
@@ -210,19 +357,23 @@ def main(argv: list[str] | None = None) -> dict:
         "roofline_gflops_per_s": med(rates),
         "naive_samples_per_s": 1 / med(t_naive),
         "snntorch_samples_per_s": 1 / med(t_snn),
+        "reference_samples_per_s": 1 / med(t_ref),
         "gflop_per_sample": (fwd + bwd) / 1e9, "gflop_forward": fwd / 1e9, "gflop_backward": bwd / 1e9,
         # ratios of the measurements made side by side in the same round, then their median across rounds:
         # robust to the machine's drift (on a shared 2-core VM the absolute rates vary by ±20 % run to run)
         "fraction_of_roofline": med((fwd + bwd) / 1e9 / t / r for t, r in zip(t_ours, rates)),
         "speedup_vs_naive": med(n / t for t, n in zip(t_ours, t_naive)),
         "speedup_vs_snntorch": med(s / t for t, s in zip(t_ours, t_snn)),
+        "speedup_vs_reference": med(r / t for t, r in zip(t_ours, t_ref)),
         "rounds": args.rounds, "batch": B, "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "small": small_benchmark(args.rounds),
     }
     if args.json:
         print(json.dumps(result))
     else:
-        for k, v in result.items():
-            print(f"{k:>24}: {v:.4g}" if isinstance(v, float) else f"{k:>24}: {v}")
+        rows = {k: v for k, v in result.items() if k != "small"} | {f"small.{k}": v for k, v in result["small"].items()}
+        for k, v in rows.items():
+            print(f"{k:>30}: {v:.4g}" if isinstance(v, float) else f"{k:>30}: {v}")
     return result
 
 

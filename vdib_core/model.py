@@ -1,5 +1,5 @@
-"""The hybrid model: encoding SNN -> readout spikes z -> decoding ANN (method.md §1, §4; book chapter
-"The encoding SNN"). Time decoding reads the last τ_d readout samples as they are; rate decoding reads
+"""The hybrid model: encoding SNN -> readout spikes z -> decoding ANN (book chapters "Spikes and how they
+are read" and "The encoding SNN"). Time decoding reads the last τ_d readout samples as they are; rate decoding reads
 their firing rates (spike counts / τ_d) over the same window.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ LEARNING_SIGNALS = ("to_go", "window")
 class VDIBConfig:
     """Everything that defines a hybrid model and its VDIB objective.
 
-    Objective (method.md §3): minimise E[Σ_t −log q(y_t | z_{t−τ_d+1..t})] + β E[Σ_t Σ_i KL(Bern(σ(u)) ‖ Bern(r))].
+    Objective (book chapter "The VDIB objective and its gradients"): minimise E[Σ_t −log q(y_t | z_{t−τ_d+1..t})] + β E[Σ_t Σ_i KL(Bern(σ(u)) ‖ Bern(r))].
     `target='static'`: one target, decoded at t = T; `'sequence'`: a target at every t ≥ τ_d.
     `estimator`: 'score' (the paper's learning signal × ∇log p, with `baseline` and `learning_signal`)
     or 'pathwise' (stochastic threshold + surrogate). See objective.py.
@@ -179,7 +179,8 @@ class ModelOutput(NamedTuple):
 
 
 class HybridModel(nn.Module):
-    """Encoding SNN + decoding ANN (method.md §1): x [T, B, N_in] -> ModelOutput."""
+    """Encoding SNN + decoding ANN (book chapter "Information bottleneck and directed information"):
+    x [T, B, N_in] -> ModelOutput."""
 
     def __init__(self, cfg: VDIBConfig):
         super().__init__()

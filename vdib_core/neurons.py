@@ -1,12 +1,14 @@
-"""Neurons of the encoding SNN (book chapter "The encoding SNN"; method.md §4).
+"""Neurons of the encoding SNN (book chapter "The encoding SNN").
 
 - `Surrogate`: the Heaviside spike function Θ(x) with a named surrogate derivative.
 - `LIFLayer`: deterministic leaky integrate-and-fire / spike-response hidden neurons.
 - `StochasticReadout`: GLM readout neurons with a stochastic threshold (Bernoulli spikes).
 
 All sequences are time-first: [T, B, N]. Linear filters that do not depend on the layer's own
-spikes are applied to all T steps at once as a [T, T] (Toeplitz) matmul; only the recurrence
-through a neuron's own spikes is a Python loop over time, and it is element-wise.
+spikes are applied to all T steps at once as a [T, T] (Toeplitz) matmul. Only the recurrence through
+a neuron's own spikes loops over time: element-wise, on preallocated [T, B, N] buffers, inside one
+autograd node (`_LIFRecursion`, `_ThresholdReadout`) whose backward loops back over time, or without
+gradient (`_readout_recursion`) when the spikes carry none.
 """
 from __future__ import annotations
 
@@ -81,7 +83,7 @@ def causal_filter_matrix(kernel: torch.Tensor, T: int) -> torch.Tensor:
 
 def psp_kernel(T: int, syn_decay: float = 0.85, mem_decay: float = 0.9) -> torch.Tensor:
     """Synaptic-membrane kernel κ [T]: a difference of exponentials, normalised to unit sum so that
-    a rate-p input train filters to ≈ p (method.md §4)."""
+    a rate-p input train filters to ≈ p (book chapter "The encoding SNN")."""
     k = torch.arange(T, dtype=torch.float64)
     if abs(syn_decay - mem_decay) < 1e-9:
         kappa = (k + 1) * mem_decay**k
@@ -117,14 +119,51 @@ def _check_spikes(x: torch.Tensor, n: int, name: str) -> None:
         raise TypeError(f"{name} must be a float tensor of 0/1 spikes, got dtype {x.dtype}")
 
 
+class _LIFRecursion(torch.autograd.Function):
+    """The LIF refractory recursion as one autograd node: drive D [T, B, N] -> (S, U) [T, B, N] with
+
+        R_t = refr_decay R_{t−1} + S_{t−1},   U_t = D_t − ϑ R_t,   S_t = Θ(U_t − ϑ)
+
+    (R = Σ_k refr_decay^(k−1) S_{t−k}). The backward runs the adjoint recursion backwards in time,
+    ∂L/∂R_t = (refr_decay − ϑ g_t) ∂L/∂R_{t+1} − ϑ (∂L/∂U_t + g_t ∂L/∂S_t) with g_t = Θ'(U_t − ϑ) the
+    surrogate derivative: the same gradients as autograd through a per-step loop, with one op per step."""
+
+    @staticmethod
+    def forward(ctx, drive: torch.Tensor, threshold: float, refr_decay: float, surrogate: Surrogate):
+        s, u = torch.empty_like(drive), torch.empty_like(drive)  # [T, B, N]
+        ss, us = s.unbind(0), u.unbind(0)  # per-step views, made once
+        refr = torch.zeros_like(drive[0])  # [B, N]: R_t
+        for t, drive_t in enumerate(drive.unbind(0)):
+            if t > 0:
+                refr = refr_decay * refr + ss[t - 1]
+            torch.sub(drive_t, threshold * refr, out=us[t])
+            torch.gt(us[t], threshold, out=ss[t])  # Θ(U_t − ϑ)
+        ctx.save_for_backward(u)
+        ctx.constants = threshold, refr_decay, surrogate
+        return s, u
+
+    @staticmethod
+    def backward(ctx, grad_s: torch.Tensor, grad_u: torch.Tensor):
+        (u,) = ctx.saved_tensors
+        threshold, refr_decay, surrogate = ctx.constants
+        g = surrogate.grad(u - threshold)  # [T, B, N]: dS_t/dU_t
+        coef = refr_decay - threshold * g  # [T, B, N]
+        inp = -threshold * (grad_u + g * grad_s)  # [T, B, N]
+        r_next = torch.zeros_like(u)  # [T, B, N]: ∂L/∂R_{t+1} at t
+        rs, inps, coefs = r_next.unbind(0), inp.unbind(0), coef.unbind(0)  # per-step views
+        for t in range(u.shape[0] - 1, 0, -1):
+            torch.addcmul(inps[t], coefs[t], rs[t], out=rs[t - 1])
+        return grad_u + g * (grad_s + r_next), None, None, None  # ∂L/∂D_t = ∂L/∂U_t (total)
+
+
 class LIFLayer(nn.Module):
-    """Deterministic LIF / SRM hidden neurons (method.md §4):
+    """Deterministic LIF / SRM hidden neurons (book chapter "The encoding SNN"):
 
         U_t = W (κ * x)_t + b + (ρ * S)_t ,   S_t = Θ(U_t − ϑ)
 
     κ: unit-sum difference of exponentials (decays `syn_decay`, `mem_decay`); ρ(k) = −ϑ·refr_decay^(k−1)
     for k ≥ 1 (each spike lowers the potential by ϑ, decaying). Θ's derivative is `surrogate.grad`.
-    W x_t for all t is one matmul and κ is one [T, T] matmul; only ρ * S is looped over time.
+    W x_t for all t is one matmul and κ is one [T, T] matmul; only ρ * S loops over time (`_LIFRecursion`).
     """
 
     def __init__(self, n_in: int, n_out: int, *, threshold: float = 1.0, syn_decay: float = 0.85,
@@ -144,16 +183,7 @@ class LIFLayer(nn.Module):
         current = x.reshape(T * B, -1) @ self.weight.t()  # [T*B, N_out]: W x_t for every t at once
         A = causal_filter_matrix(psp_kernel(T, self.syn_decay, self.mem_decay), T).to(x)  # [T, T]
         drive = (A @ current.view(T, -1)).view(T, B, -1) + self.bias  # [T, B, N_out]: W(κ*x)_t + b
-        refr = torch.zeros_like(drive[0])  # [B, N_out]: Σ_k refr_decay^(k-1) S_{t-k}
-        s = torch.zeros_like(drive[0])
-        spikes, potentials = [], []
-        for drive_t in drive.unbind(0):  # unbind, not drive[t]: one backward op instead of T full-size ones
-            refr = self.refr_decay * refr + s
-            u = drive_t - self.threshold * refr  # [B, N_out]
-            s = self.surrogate(u - self.threshold)
-            spikes.append(s)
-            potentials.append(u)
-        return torch.stack(spikes), torch.stack(potentials)
+        return _LIFRecursion.apply(drive, self.threshold, self.refr_decay, self.surrogate)
 
 
 class Readout(NamedTuple):
@@ -165,13 +195,15 @@ SAMPLE_MODES = ("bernoulli", "threshold", "deterministic")
 
 
 class StochasticReadout(nn.Module):
-    """Stochastic readout neurons: a GLM / SRM with stochastic threshold (method.md §4):
+    """Stochastic readout neurons: a GLM / SRM with stochastic threshold (book chapter "The encoding SNN"):
 
         u_{i,t} = Σ_j Σ_k w_{ijk} (a_k * h_j)_t + v_i (c * z_i)_{t−1} + γ_i ,   z_{i,t} ~ Bern(σ(u_{i,t}))
 
     a_k: K raised-cosine bases over the last M hidden samples (lag 0 included). c: one feedback basis
     over the neuron's own last M spikes; our choice is a truncated exponential c(m) = fb_decay^(m−1),
     m = 1..M, which makes the feedback an O(1) recursion. Readout neurons do not feed each other.
+    Sampling loops over time without gradient (`_readout_recursion`) and then forms u for all t at once;
+    only the pathwise 'threshold' mode, whose spikes carry gradient, loops in one autograd node.
 
     The bias starts at logit(init_rate), so an untrained readout fires near that rate.
     Sampling modes: 'bernoulli' (no gradient through z; for the score-function estimator),
@@ -214,26 +246,82 @@ class StochasticReadout(nn.Module):
             if z.shape[:2] != h.shape[:2]:
                 raise ValueError(f"given z has [T, B] = {list(z.shape[:2])}, input has {list(h.shape[:2])}")
         ff = self.feedforward(h)  # [T, B, N_z]
-        decay_M = self.fb_decay ** self.memory
-        trace = torch.zeros_like(ff[0])  # [B, N_z]: (c * z)_{t-1} = Σ_{m=1..M} fb_decay^(m-1) z_{t-m}
-        if z is None and sample != "deterministic":  # all the noise at once: one RNG call, not T
+        if z is not None:  # teacher forcing: the feedback is a linear filter of the given spikes
+            return Readout(z, ff + self.fb_weight * self.feedback(z))
+        noise = None  # deterministic: z = Θ(u)
+        if sample != "deterministic":  # all the noise at once: one RNG call, not T
             uni = torch.rand(ff.shape, generator=generator, device=ff.device, dtype=ff.dtype)  # [T, B, N_z]
             noise = torch.log(uni) - torch.log1p(-uni)  # logistic ε_t: P(ε < u) = σ(u)
-        zs, us = [], []
-        for t, ff_t in enumerate(ff.unbind(0)):
-            if t > 0:
-                trace = self.fb_decay * trace + zs[t - 1]
-                if t > self.memory:
-                    trace = trace - decay_M * zs[t - 1 - self.memory]  # truncate the kernel at M
-            u = ff_t + self.fb_weight * trace  # [B, N_z]
-            if z is not None:
-                z_t = z[t]
-            elif sample == "bernoulli":
-                z_t = (u.detach() > noise[t]).to(u.dtype)  # Θ(u − ε) ~ Bern(σ(u)), no gradient
-            elif sample == "threshold":
-                z_t = self.surrogate(u - noise[t])  # Θ(u − ε), surrogate derivative
-            else:
-                z_t = (u.detach() > 0).to(u.dtype)
-            zs.append(z_t)
-            us.append(u)
-        return Readout(torch.stack(zs), torch.stack(us))
+        if sample == "threshold":  # Θ(u − ε) with surrogate derivative: gradient through the spikes
+            return Readout(*_ThresholdReadout.apply(ff, self.fb_weight, noise, self.fb_decay, self.memory,
+                                                    self.surrogate))
+        with torch.no_grad():  # Θ(u − ε) ~ Bern(σ(u)) or Θ(u): no gradient through z
+            z, _, trace = _readout_recursion(ff, self.fb_weight, noise, self.fb_decay, self.memory)
+        return Readout(z, ff + self.fb_weight * trace)  # u [T, B, N_z], differentiable in ff and v
+
+    def feedback(self, z: torch.Tensor) -> torch.Tensor:
+        """The feedback trace (c * z)_{t−1} = Σ_{m=1..M} fb_decay^(m−1) z_{t−m} for all t as one [T, T]
+        matmul: z [T, B, N_z] -> [T, B, N_z]."""
+        T = z.shape[0]
+        c = torch.cat([torch.zeros(1, dtype=torch.float64),
+                       self.fb_decay ** torch.arange(self.memory, dtype=torch.float64)])  # [M+1]: c(0) = 0
+        return (causal_filter_matrix(c, T).to(z) @ z.reshape(T, -1)).view(z.shape)
+
+
+def _readout_recursion(ff: torch.Tensor, fb_weight: torch.Tensor, noise: torch.Tensor | None, fb_decay: float,
+                       memory: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The readout's spike recursion, without gradient: ff [T, B, N_z], ε [T, B, N_z] or None -> (z, u, trace)
+
+        trace_t = fb_decay trace_{t−1} + z_{t−1} − fb_decay^M z_{t−1−M},  u_t = ff_t + v trace_t,  z_t = Θ(u_t − ε_t)
+
+    each [T, B, N_z]; trace_t = (c * z)_{t−1}, and ε = 0 when noise is None (deterministic)."""
+    z, u, trace = torch.empty_like(ff), torch.empty_like(ff), torch.zeros_like(ff)  # [T, B, N_z]
+    zs, us, traces = z.unbind(0), u.unbind(0), trace.unbind(0)  # per-step views, made once
+    eps = [0] * len(zs) if noise is None else noise.unbind(0)
+    decay_M = fb_decay ** memory
+    for t, ff_t in enumerate(ff.unbind(0)):
+        if t > 0:
+            torch.mul(traces[t - 1], fb_decay, out=traces[t]).add_(zs[t - 1])
+            if t > memory:
+                traces[t].sub_(zs[t - 1 - memory], alpha=decay_M)  # truncate the kernel at M (exact: z is 0/1)
+        torch.mul(traces[t], fb_weight, out=us[t]).add_(ff_t)
+        torch.gt(us[t], eps[t], out=zs[t])
+    return z, u, trace
+
+
+class _ThresholdReadout(torch.autograd.Function):
+    """The pathwise readout z_t = Θ(u_t − ε_t), u_t = ff_t + v trace_t (`_readout_recursion`), as one
+    autograd node: (ff [T, B, N_z], v [N_z], ε [T, B, N_z]) -> (z, u). Its backward runs the adjoint
+    recursion backwards in time: with g_t = Θ'(u_t − ε_t) the surrogate derivative and G_t = ∂L/∂u_t,
+
+        G_t = ∂L/∂u_t|direct + g_t (∂L/∂z_t|direct + b_t),   b_t = Σ_{m=1..M} fb_decay^(m−1) v G_{t+m},
+
+    b_t = fb_decay b_{t+1} + a_{t+1} − fb_decay^M a_{t+1+M} with a_t = v G_t: the same gradients as
+    autograd through a per-step loop."""
+
+    @staticmethod
+    def forward(ctx, ff: torch.Tensor, fb_weight: torch.Tensor, noise: torch.Tensor, fb_decay: float,
+                memory: int, surrogate: Surrogate):
+        z, u, trace = _readout_recursion(ff, fb_weight, noise, fb_decay, memory)
+        ctx.save_for_backward(u, noise, trace, fb_weight)
+        ctx.constants = fb_decay, memory, surrogate
+        return z, u
+
+    @staticmethod
+    def backward(ctx, grad_z: torch.Tensor, grad_u: torch.Tensor):
+        u, noise, trace, v = ctx.saved_tensors
+        fb_decay, memory, surrogate = ctx.constants
+        g = surrogate.grad(u - noise)  # [T, B, N_z]: dz_t/du_t
+        c = grad_u + g * grad_z  # [T, B, N_z]: G_t without the feedback path
+        vc, vg = v * c, v * g  # [T, B, N_z]: a_t = vc_t + vg_t b_t
+        a, b = torch.empty_like(u), torch.zeros_like(u)  # [T, B, N_z]
+        as_, bs, vcs, vgs = a.unbind(0), b.unbind(0), vc.unbind(0), vg.unbind(0)  # per-step views
+        T, decay_M = u.shape[0], fb_decay ** memory
+        torch.addcmul(vcs[T - 1], vgs[T - 1], bs[T - 1], out=as_[T - 1])
+        for t in range(T - 2, -1, -1):
+            torch.mul(bs[t + 1], fb_decay, out=bs[t]).add_(as_[t + 1])
+            if t + 1 + memory < T:
+                bs[t].sub_(as_[t + 1 + memory], alpha=decay_M)
+            torch.addcmul(vcs[t], vgs[t], bs[t], out=as_[t])
+        grad_ff = c + g * b  # [T, B, N_z]: G_t
+        return grad_ff, (grad_ff * trace).sum((0, 1)), None, None, None, None

@@ -1,0 +1,93 @@
+"""The recurrences and decoders against the pre-issue-14 reference kept in benchmarks/throughput.py:
+identical spikes for the same generator, potentials, outputs and gradients equal to float32 tolerance."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+from vdib_core import HybridModel, LIFLayer, StochasticReadout, Surrogate, VDIBConfig
+from vdib_core.model import readout_windows
+from vdib_core.neurons import SURROGATE_SHAPES
+
+_spec = importlib.util.spec_from_file_location("throughput", Path(__file__).resolve().parents[1] / "benchmarks" / "throughput.py")
+ref = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(ref)
+
+
+def assert_grads_close(new, old):
+    """float32 agreement, relative to each gradient's scale (surrogate recursions can amplify gradients)."""
+    for a, b in zip(new, old):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5 * max(1.0, b.abs().max().item()))
+
+
+@pytest.mark.parametrize("shape", SURROGATE_SHAPES)
+def test_lif_matches_reference(shape):
+    torch.manual_seed(0)
+    layer = LIFLayer(20, 30, surrogate=Surrogate(shape, 5.0))
+    x = torch.bernoulli(torch.full((40, 6, 20), 0.3))
+    s, u = layer(x)
+    s_ref, u_ref = ref.reference_lif(layer, x)
+    assert 0 < s.mean() < 0.5
+    assert torch.equal(s, s_ref)
+    torch.testing.assert_close(u, u_ref)
+    w_s, w_u = torch.randn_like(s), torch.randn_like(u)  # a loss that reads both spikes and potentials
+    params = list(layer.parameters())
+    assert_grads_close(torch.autograd.grad((s * w_s).sum() + (u * w_u).sum(), params),
+                       torch.autograd.grad((s_ref * w_s).sum() + (u_ref * w_u).sum(), params))
+
+
+@pytest.mark.parametrize("mode", ["bernoulli", "threshold", "deterministic", "teacher_forced"])
+@pytest.mark.parametrize("shape", ["fast_sigmoid", "boxcar"])
+def test_readout_matches_reference(mode, shape):
+    torch.manual_seed(1)
+    ro = StochasticReadout(12, 7, n_basis=3, memory=4, fb_decay=0.6, surrogate=Surrogate(shape, 2.0))
+    with torch.no_grad():
+        ro.fb_weight.copy_(torch.randn(7) * 2)  # strong feedback, T = 30 > M = 4: the truncation matters
+    h = torch.bernoulli(torch.full((30, 5, 12), 0.3)).requires_grad_()
+    given = torch.bernoulli(torch.full((30, 5, 7), 0.4)) if mode == "teacher_forced" else None
+    sample = "bernoulli" if mode == "teacher_forced" else mode
+    out = ro(h, sample=sample, z=given, generator=torch.Generator().manual_seed(7))
+    out_ref = ref.reference_readout(ro, h, sample=sample, z=given, generator=torch.Generator().manual_seed(7))
+    assert 0 < out.z.mean() < 1
+    assert torch.equal(out.z, out_ref.z)
+    torch.testing.assert_close(out.logits, out_ref.logits)
+    w_z, w_u = torch.randn_like(out.z), torch.randn_like(out.z)
+    params = list(ro.parameters()) + [h]
+    loss = lambda o: (o.logits * w_u).sum() + ((o.z * w_z).sum() if o.z.requires_grad else 0)  # noqa: E731
+    assert out.z.requires_grad == (mode == "threshold")
+    assert_grads_close(torch.autograd.grad(loss(out), params), torch.autograd.grad(loss(out_ref), params))
+
+
+@pytest.mark.parametrize("decoder", ["linear", "mlp", "cnn"])
+@pytest.mark.parametrize("decoding", ["time", "rate"])
+@pytest.mark.parametrize("target", ["sequence", "static"])
+def test_model_matches_reference(decoder, decoding, target):
+    """Whole models, pathwise: hidden layer + readout + decoder, spikes, outputs and every gradient."""
+    torch.manual_seed(2)
+    cfg = VDIBConfig(n_in=10, n_hidden=(16,), n_readout=6, n_out=5, tau_d=4, decoder=decoder, decoding=decoding,
+                     target=target, decoder_hidden=32, memory=3, n_basis=2, estimator="pathwise")
+    new, old = HybridModel(cfg), ref.ReferenceModel(cfg)
+    old.load_state_dict(new.state_dict())
+    with torch.no_grad():
+        new.encoder.readout.fb_weight.fill_(-1.0)
+        old.encoder.readout.fb_weight.fill_(-1.0)
+    x = torch.bernoulli(torch.full((20, 4, 10), 0.4))
+    out = new(x, sample="threshold", generator=torch.Generator().manual_seed(3))
+    out_ref = old(x, sample="threshold", generator=torch.Generator().manual_seed(3))
+    assert torch.equal(out.z, out_ref.z) and torch.equal(out.hidden[0], out_ref.hidden[0])
+    torch.testing.assert_close(out.logits, out_ref.logits)
+    torch.testing.assert_close(out.out, out_ref.out)
+    torch.testing.assert_close(new.decoder.centre.mean, old.decoder.centre.mean)
+    w = torch.randn_like(out.out)
+    assert_grads_close(torch.autograd.grad((out.out * w).sum() + out.logits.sum(), list(new.parameters())),
+                       torch.autograd.grad((out_ref.out * w).sum() + out_ref.logits.sum(), list(old.parameters())))
+
+
+def test_decoder_reads_the_windows_like_the_reference():
+    model = HybridModel(VDIBConfig(n_in=4, n_readout=3, n_out=2, tau_d=5, target="sequence", decoder="mlp",
+                                   decoder_hidden=8))
+    z = torch.bernoulli(torch.full((12, 2, 3), 0.5))
+    windows = readout_windows(z, 5, "sequence")  # [S, B, τ_d, N_z]
+    model.eval()
+    torch.testing.assert_close(model.decoder(windows), ref.reference_decoder(model.decoder, windows))
