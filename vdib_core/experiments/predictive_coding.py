@@ -67,9 +67,9 @@ class PredictiveCoding(Experiment):
         Param("t_test", 1000, int, "steps of the test (and validation) sequence", minimum=2),
         Param("n_draws", 16, int, "readout draws of the test sequence averaged in the metrics", minimum=1),
         Param("n_readout", 10, int, "stochastic readout neurons", minimum=1),
-    ) + common_params(decoder="linear", beta=1e-3, r=0.2, tau_d=5, lr_encoder=1e-2, epochs=10,
-                      decoder_hidden=256)
-    quick = {"n_train": 256, "t_train": 50, "t_test": 300, "n_draws": 4, "epochs": 3}
+    ) + common_params(decoder="linear", beta=1e-3, r=0.2, tau_d=5, lr_encoder=1e-2, lr_decoder=1e-2,
+                      epochs=10, decoder_hidden=256)
+    quick = {"n_train": 512, "t_train": 50, "t_test": 300, "n_draws": 4, "epochs": 8}
 
     def data(self, p: dict) -> Data:
         T, d = p["t_train"], p["delta"]

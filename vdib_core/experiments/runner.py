@@ -140,7 +140,7 @@ class Data:
 
     train: tuple[torch.Tensor, torch.Tensor]
     test: tuple[torch.Tensor, torch.Tensor]
-    val: tuple[torch.Tensor, torch.Tensor] | None = None
+    val: tuple[torch.Tensor, torch.Tensor] | None = None  # for the experiment's final metrics (not per epoch)
     input_fn: InputFn | None = None
     info: dict = field(default_factory=dict)  # seeds and sizes, recorded in the result's provenance
 
@@ -248,7 +248,7 @@ def run_trial(name: str, params: dict, *, progress: bool = True) -> tuple[dict, 
     tc = TrainConfig(epochs=p["epochs"], batch_size=p["batch_size"], lr_encoder=0.0 if frozen else p["lr_encoder"],
                      lr_decoder=p["lr_decoder"], seed=p["seed"], device=p["device"], progress=progress)
     device = pick_device(p["device"])
-    history = fit(model, data.train, tc, val=data.val, input_fn=data.input_fn)
+    history = fit(model, data.train, tc, input_fn=data.input_fn)
     model.eval()
     result = {
         "experiment": name,
