@@ -8,7 +8,7 @@ them atomically as `<dir>/<experiment>-<key>.json` (+ `.npz`), where `key` hashe
 so a sweep can skip what is done. The command line (`python -m vdib_core`) is a thin layer over this.
 
 Result file (JSON, fixed top level): `experiment`, `params`, `metrics`, `references`, `history`,
-`provenance` (`version`, `git_commit`, `git_dirty`, `torch`, `device`, `wall_s`, `created`,
+`provenance` (`version`, `git_commit`, `git_dirty`, `torch`, `device`, `threads`, `wall_s`, `created`,
 `model_config`, `train_config`, `data`, `arrays`).
 """
 from __future__ import annotations
@@ -154,6 +154,7 @@ class Experiment:
     description: str = ""
     params: tuple[Param, ...] = ()
     quick: dict = {}
+    threads: int | None = None  # torch threads for a trial (1 for tiny models: no synchronisation overhead); None: as set
 
     def data(self, p: dict) -> Data:
         raise NotImplementedError
@@ -240,6 +241,16 @@ def run_trial(name: str, params: dict, *, progress: bool = True) -> tuple[dict, 
     """One trial: configuration in, (result dict, arrays) out. Trains with `fit`, no loop of its own."""
     exp = get_experiment(name)
     p = exp.configure(params.get("quick", False), **{k: v for k, v in params.items() if k != "quick"})
+    threads = torch.get_num_threads()
+    torch.set_num_threads(exp.threads or threads)  # fixed per experiment: sums in the same order on every machine
+    try:
+        return _run_trial(exp, p, progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_trial(exp: Experiment, p: dict, progress: bool) -> tuple[dict, dict[str, np.ndarray]]:
+    name = exp.name
     t0 = time.perf_counter()
     torch.manual_seed(p["seed"])
     data = exp.data(p)
@@ -256,7 +267,7 @@ def run_trial(name: str, params: dict, *, progress: bool = True) -> tuple[dict, 
         "metrics": {k: float(v) for k, v in exp.evaluate(model, data, p).items()},
         "references": {k: float(v) for k, v in exp.references(data, p).items()},
         "history": _history(history),
-        "provenance": {**provenance(), "device": str(device), "wall_s": None,
+        "provenance": {**provenance(), "device": str(device), "threads": torch.get_num_threads(), "wall_s": None,
                        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                        "model_config": model.cfg.to_dict(), "train_config": asdict(tc), "data": data.info,
                        "arrays": None},
