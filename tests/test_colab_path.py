@@ -64,12 +64,14 @@ def test_chapter_1_installs_vdib_core_through_its_colab_branch(tmp_path):
           str(ROOT)])
     (wheel,) = wheels.glob("vdib_core-*.whl")
 
-    # 2. a fresh environment with the pinned requirements, without vdib_core
+    # 2. a fresh environment with the pinned requirements, without vdib_core (and without this
+    #    checkout on PYTHONPATH, as the tests of the repository may be run with it)
+    clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
     venv = tmp_path / "venv"
-    _run([sys.executable, "-m", "venv", str(venv)])
+    _run([sys.executable, "-m", "venv", str(venv)], env=clean)
     py = str(venv / "bin" / "python")
-    _run([py, "-m", "pip", "install", "-q", "-r", str(ROOT / "requirements.txt")])
-    missing = subprocess.run([py, "-c", "import vdib_core"], capture_output=True, text=True, cwd=tmp_path)
+    _run([py, "-m", "pip", "install", "-q", "-r", str(ROOT / "requirements.txt")], env=clean, cwd=tmp_path)
+    missing = subprocess.run([py, "-c", "import vdib_core"], capture_output=True, text=True, cwd=tmp_path, env=clean)
     assert missing.returncode != 0 and "No module named 'vdib_core'" in missing.stderr
 
     # 3. google.colab, imported at start-up of every interpreter of the environment (the kernel too)
@@ -84,7 +86,7 @@ def test_chapter_1_installs_vdib_core_through_its_colab_branch(tmp_path):
     work.mkdir()
     chapter = work / "01_spikes.ipynb"
     chapter.write_text((ROOT / "book" / "01_spikes.ipynb").read_text())
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    env = dict(clean)
     env.update(PYTHONPATH=str(stub), VDIB_QUICK="1", MPLBACKEND="Agg", VDIB_INSTALL_TARGET=str(wheel),
                PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}")
     _run([py, "-c", RUNNER, str(chapter), str(work)], cwd=work, env=env, timeout=1500)
