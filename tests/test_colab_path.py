@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -58,10 +59,15 @@ nbformat.write(nb, sys.argv[1])
 
 @pytest.mark.skipif(os.environ.get("VDIB_SKIP_COLAB_TEST") == "1", reason="VDIB_SKIP_COLAB_TEST=1")
 def test_chapter_1_installs_vdib_core_through_its_colab_branch(tmp_path):
-    # 1. a wheel of vdib_core (no build isolation: setuptools comes from the current environment)
+    # 1. a wheel of vdib_core (no build isolation: setuptools comes from the current environment), built
+    #    from a copy of the package so that setuptools' build/ and egg-info never land in the checkout
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "vdib_core", src / "vdib_core", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, src / name)
     wheels = tmp_path / "wheels"
     _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(wheels),
-          str(ROOT)])
+          str(src)], cwd=tmp_path)
     (wheel,) = wheels.glob("vdib_core-*.whl")
 
     # 2. a fresh environment with the pinned requirements, without vdib_core (and without this
