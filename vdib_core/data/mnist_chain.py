@@ -107,7 +107,7 @@ def _from_local(root: Path, verbose: bool) -> _Arrays:
         if any(len(i) != len(lab) for i, lab in zip(images, labels)):
             raise _SourceFailed(f"IDX files in {folder} have different numbers of images and labels")
         is_test = np.repeat([False, True], [len(labels[0]), len(labels[1])])
-        return _Arrays(np.concatenate(images), np.concatenate(labels), is_test, "local MNIST IDX files")  # no path: printed in the book
+        return _Arrays(np.concatenate(images), np.concatenate(labels), is_test, "local IDX files")  # no path: printed in the book
     raise _SourceFailed(f"no MNIST IDX files ({', '.join(_IDX['train'] + _IDX['test'])}, optionally .gz) "
                         f"in {root} or {root / 'MNIST' / 'raw'}")
 
