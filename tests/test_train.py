@@ -58,7 +58,7 @@ def test_checkpoint_round_trip_restores_identical_outputs(tmp_path):
     a = model(x, generator=torch.Generator().manual_seed(5))
     b = loaded(x, generator=torch.Generator().manual_seed(5))
     assert torch.equal(a.z, b.z) and torch.equal(a.out, b.out)
-    with pytest.raises(ValueError, match="not a vdib_core checkpoint"):
+    with pytest.raises(ValueError, match="not a readable vdib_core checkpoint"):
         torch.save({"foo": 1}, tmp_path / "bad.pt")
         load_checkpoint(tmp_path / "bad.pt")
 
@@ -112,3 +112,52 @@ def test_mlp_decoder_units_stay_alive_on_spike_windows():
         hidden = model.decoder.net[:3](model.decoder.centre(windows))  # Flatten, Linear, ReLU
     dead = (hidden.max(0).values <= 0).float().mean().item()
     assert dead < 0.05
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "truncated", "empty"])
+def test_unreadable_checkpoint_is_a_clear_error_naming_the_file(tmp_path, damage):
+    model, data, tc = tiny_setup()
+    path = tmp_path / "run" / "model.pt"
+    save_checkpoint(path, model, train_cfg=tc)
+    raw = path.read_bytes()
+    path.write_bytes({"corrupt": b"\x80garbage" + raw[50:], "truncated": raw[: len(raw) // 2], "empty": b""}[damage])
+    with pytest.raises(ValueError, match=rf"{path}.* is not a readable vdib_core checkpoint"):
+        load_checkpoint(path)
+    with pytest.raises(ValueError, match=rf"{path}.* is not a readable vdib_core checkpoint"):
+        fit(model, data, tc, checkpoint=path, resume=True)
+
+
+def test_a_foreign_file_is_not_a_checkpoint(tmp_path):
+    path = tmp_path / "weights.pt"
+    torch.save({"weights": torch.zeros(3)}, path)
+    with pytest.raises(ValueError, match=f"{path} is not a readable vdib_core checkpoint"):
+        load_checkpoint(path)
+
+
+def test_evaluate_raises_on_nan_targets_like_fit():
+    torch.manual_seed(0)
+    cfg = VDIBConfig(n_in=4, n_readout=3, n_out=2, tau_d=5, likelihood="gaussian", decoder="linear")
+    X = (torch.rand(10, 5, 4) < 0.5).float()
+    Y = torch.randn(10, 2)
+    Y[7, 1] = float("nan")
+    model = HybridModel(cfg)
+    with pytest.raises(FloatingPointError, match="non-finite loss for example 7"):
+        evaluate(model, (X, Y), batch_size=4)
+    with pytest.raises(FloatingPointError):
+        fit(model, (X, Y), TrainConfig(epochs=1, batch_size=10, progress=False))
+    assert torch.isfinite(torch.tensor(evaluate(model, (X[:7], Y[:7]))["loss"]))
+
+
+def test_int_n_hidden_is_one_layer():
+    cfg = VDIBConfig(n_in=4, n_readout=3, n_out=2, tau_d=2, n_hidden=6)
+    assert cfg.n_hidden == (6,)
+    assert len(HybridModel(cfg).encoder.hidden) == 1
+
+
+def test_float64_spikes_are_accepted():
+    torch.manual_seed(0)
+    model = HybridModel(VDIBConfig(n_in=4, n_readout=3, n_out=2, tau_d=2, n_hidden=(5,)))
+    x = (torch.rand(6, 2, 4, dtype=torch.float64) < 0.5).double()
+    a = model(x, generator=torch.Generator().manual_seed(1))
+    b = model(x.float(), generator=torch.Generator().manual_seed(1))
+    assert a.z.dtype == torch.float32 and torch.equal(a.z, b.z)

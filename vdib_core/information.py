@@ -1,5 +1,6 @@
-"""Directed-information estimators (book chapter "Information bottleneck and directed information";
-method.md §2–3).
+"""Directed-information estimators (book chapter "Information bottleneck and directed information",
+sections "Mutual information is blind to direction" and "Estimating directed information from binary
+sequences").
 
 For binary sequences x, y the directed-information rate (Massey) with memory m is estimated as the
 stationary per-step term
@@ -140,7 +141,8 @@ def _correction_flag(correction: str | None) -> bool:
 
 
 def directed_information(x, y, memory: int, *, correction: str | None = None) -> float:
-    """Plug-in estimate of the directed-information rate I(x → y)/T in bits per step (method.md §2):
+    """Plug-in estimate of the directed-information rate I(x → y)/T in bits per step (book chapter "Information
+    bottleneck and directed information", section "Estimating directed information from binary sequences"):
     I(x_{t−m..t}; y_t | y_{t−m..t−1}) from the counts of (y past, x past and current, y_t) over all
     steps t ≥ m, pooled over sequences when x, y are [n_sequences, T].
 

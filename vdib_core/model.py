@@ -59,6 +59,8 @@ class VDIBConfig:
     fb_decay: float = 0.5
 
     def __post_init__(self):
+        if isinstance(self.n_hidden, int):  # n_hidden=600: one hidden layer of 600 neurons
+            self.n_hidden = (self.n_hidden,)
         self.n_hidden = tuple(int(n) for n in self.n_hidden)
         self.cnn_channels = tuple(int(c) for c in self.cnn_channels)
         for name, value, allowed in [("decoder", self.decoder, DECODERS), ("decoding", self.decoding, DECODINGS),
@@ -197,6 +199,9 @@ class HybridModel(nn.Module):
             raise ValueError("input must be a float tensor of 0/1 spikes (encode images with rate_encode first)")
         if self.cfg.tau_d > x.shape[0]:
             raise ValueError(f"decoding window tau_d={self.cfg.tau_d} is longer than the input (T={x.shape[0]})")
+        dtype = next(self.parameters()).dtype  # 0/1 spikes are exact in any float dtype: cast, e.g. float64 -> float32
+        x = x.to(dtype)
+        z = z.to(dtype) if isinstance(z, torch.Tensor) else z
         readout, hidden = self.encoder(x, sample=sample, z=z, generator=generator)
         out = self.decoder(readout_windows(readout.z, self.cfg.tau_d, self.cfg.target))
         return ModelOutput(readout.z, readout.logits, hidden, out)

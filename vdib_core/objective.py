@@ -1,5 +1,5 @@
-"""The VDIB objective and its gradient estimators (method.md §3, §5; book chapter "The VDIB objective
-and its gradients").
+"""The VDIB objective and its gradient estimators (book chapter "The VDIB objective and its
+gradients").
 
     L(θ, φ) = E_{z ~ p_θ(·||x)} [ Σ_t −log q_φ(y_t | z_{t−τ_d+1..t}) ] + β E[ Σ_t Σ_i KL(Bern(σ(u_{i,t})) ‖ Bern(r)) ]
 """
@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 
 def bernoulli_kl(logits: torch.Tensor, r: float) -> torch.Tensor:
-    """KL(Bern(σ(u)) ‖ Bern(r)) in nats, elementwise (method.md §3):
+    """KL(Bern(σ(u)) ‖ Bern(r)) in nats, elementwise (book chapter "The VDIB objective and its gradients", section "The Bernoulli
+    KL, computed stably"):
 
         p log(p/r) + (1−p) log((1−p)/(1−r)),  p = σ(u)
 
@@ -41,7 +42,8 @@ def _check_binary(z: torch.Tensor, name: str) -> None:
 
 
 def spike_log_likelihood(z: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-    """log p(z | u) = z logσ(u) + (1 − z) logσ(−u), elementwise (method.md §4). Summed over neurons and
+    """log p(z | u) = z logσ(u) + (1 − z) logσ(−u), elementwise (book chapter "The encoding SNN",
+    section "Readout neurons: a stochastic threshold"). Summed over neurons and
     time it is log p_θ(z || x), because readout neurons are independent given the past."""
     _check_binary(z, "z")
     if z.shape != logits.shape:
@@ -90,7 +92,8 @@ def align_targets(y: torch.Tensor, cfg: VDIBConfig, T: int) -> torch.Tensor:
 
 
 def vdib_loss(out: ModelOutput, y: torch.Tensor, cfg: VDIBConfig) -> LossTerms:
-    """The VDIB loss of one draw of z per example (method.md §3), with its components."""
+    """The VDIB loss of one draw of z per example (book chapter "The VDIB objective and its gradients", section "The VDIB
+    loss"), with its components."""
     T, B, _ = out.logits.shape
     nll_s = decoder_nll(out.out, align_targets(y, cfg, T), cfg.likelihood)  # [S, B]
     nll_t = torch.cat([out.out.new_zeros(T - nll_s.shape[0], B), nll_s])  # [T, B]
@@ -100,7 +103,8 @@ def vdib_loss(out: ModelOutput, y: torch.Tensor, cfg: VDIBConfig) -> LossTerms:
 
 
 def learning_signal(terms: LossTerms, cfg: VDIBConfig) -> torch.Tensor:
-    """Per-step learning signal ℓ_t [T, B] for the score estimator (method.md §5): the cost that the
+    """Per-step learning signal ℓ_t [T, B] for the score estimator (book chapter "The VDIB objective and its gradients",
+    section "The score-function estimator"): the cost that the
     draw of z_t can influence. 'to_go': every later target and every later KL term, Σ_{s≥t} nll_s +
     β Σ_{s>t} KL_s; unbiased for any readout (its self-feedback lets z_t shape later spikes). 'window':
     only the targets whose window contains z_t, Σ_{s=t}^{t+τ_d−1} nll_s; lower variance, unbiased only
@@ -116,7 +120,8 @@ def learning_signal(terms: LossTerms, cfg: VDIBConfig) -> torch.Tensor:
 
 
 def estimator_loss(out: ModelOutput, terms: LossTerms, cfg: VDIBConfig) -> torch.Tensor:
-    """A scalar whose gradient is the chosen estimator of ∇L, averaged over the batch (method.md §5).
+    """A scalar whose gradient is the chosen estimator of ∇L, averaged over the batch (book chapter "The VDIB objective and its gradients",
+    section "Gradients through random spikes").
 
     pathwise
         z was drawn with sample='threshold'; plain autograd of the loss (biased, low variance).

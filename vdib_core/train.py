@@ -1,4 +1,5 @@
-"""One training loop and one evaluation for hybrid VDIB models (book chapters on the experiments).
+"""One training loop and one evaluation for hybrid VDIB models (used from book chapter "Spikes and how they
+are read" on).
 
 Data are batch-first tensors `(X, Y)` at the boundary; `input_fn(X_batch, generator)` turns a batch into
 time-first input spikes [T, B, N_in] (e.g. rate-encoded images). Without it, X must already be spikes
@@ -26,7 +27,7 @@ InputFn = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 class TrainConfig:
     epochs: int = 10
     batch_size: int = 64
-    lr_encoder: float = 1e-4  # design.md: 1e-3 killed decoder units, 1e-4 did not
+    lr_encoder: float = 1e-4  # 1e-3 killed decoder units in MNIST runs, 1e-4 did not
     lr_decoder: float = 1e-3
     seed: int = 0
     device: str | None = None  # None: CUDA when available, else CPU
@@ -99,6 +100,9 @@ def evaluate(model: HybridModel, data: tuple[torch.Tensor, torch.Tensor], *, inp
         x, y = _batch(model, X[i:i + batch_size], Y[i:i + batch_size], input_fn, gen, device)
         out = model(x, sample=sample, generator=gen)
         terms = vdib_loss(out, y, model.cfg)
+        if not torch.isfinite(terms.total).all():  # as in `fit`: never report loss=nan silently
+            bad = int((~torch.isfinite(terms.total)).nonzero()[0, 0]) + i
+            raise FloatingPointError(f"non-finite loss for example {bad} (NaN or infinite target or input?)")
         for k, v in _stats(model, out, terms, task_metric(model, out, y)).items():
             sums[k] = sums.get(k, 0.0) + v * x.shape[1]
     model.train(was_training)
@@ -109,7 +113,7 @@ def _adam(params: list, lr: float) -> torch.optim.Adam | None:
     if not params or lr == 0:
         return None
     try:
-        return torch.optim.Adam(params, lr=lr, fused=True)  # ≈ 6× faster than the default on CPU (design.md)
+        return torch.optim.Adam(params, lr=lr, fused=True)  # ≈ 6× faster than the default on CPU
     except (RuntimeError, TypeError):
         return torch.optim.Adam(params, lr=lr)
 
@@ -126,10 +130,22 @@ def save_checkpoint(path: str | Path, model: HybridModel, *, train_cfg: TrainCon
     path.with_suffix(".tmp").replace(path)  # atomic: a crash never leaves half a checkpoint
 
 
+class CheckpointError(ValueError):
+    """A file that is not a readable vdib_core checkpoint (corrupt, truncated, empty or foreign)."""
+
+
 def _read_checkpoint(path: str | Path, map_location: str | torch.device) -> dict:
-    ckpt = torch.load(Path(path), map_location=map_location, weights_only=False)
+    path = Path(path)
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=False)
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # UnpicklingError, EOFError, OSError (Errno 22), RuntimeError (bad zip), ...
+        size = path.stat().st_size if path.exists() else 0
+        raise CheckpointError(f"{path} is not a readable vdib_core checkpoint ({size} bytes; corrupt, truncated "
+                              f"or empty?): {type(e).__name__}: {e}") from e
     if not isinstance(ckpt, dict) or "model_cfg" not in ckpt:
-        raise ValueError(f"{path} is not a vdib_core checkpoint")
+        raise CheckpointError(f"{path} is not a readable vdib_core checkpoint (no model configuration in it)")
     return ckpt
 
 

@@ -1,4 +1,5 @@
-"""Sliders for the book's chapters (design.md "Sliders").
+"""Sliders for the book's chapters (every slider is a pre-rendered frame slider, so it works on the static
+site without a running kernel).
 
 `frame_slider`: a slider over pre-rendered PNG frames. The slider is linked to an `ipywidgets.Stack`
 of `ipywidgets.Image` widgets with `ipywidgets.jslink`, so the browser flips the frames by itself: it

@@ -1,4 +1,4 @@
-"""Drifting blobs: the predictive-coding task of method.md §6.1 (book chapter "Efficient predictive coding").
+"""Drifting blobs: the predictive-coding task of the book chapter "Efficient predictive coding".
 
 Two blobs drift on a ring of 20 input neurons; x_t lights the neuron nearest to each blob (1 or 2
 active inputs). The target y_t = x_{t+δ} is one of 210 patterns (20 single + 190 pairs).
@@ -24,7 +24,7 @@ _CLASS_NEURONS = np.concatenate([np.stack([np.arange(N_INPUTS)] * 2, 1), np.stac
 
 
 def drifting_blobs(T: int, seed: int = 0, batch: int | None = None) -> torch.Tensor:
-    """Binary inputs x_t (method.md §6.1): [T, 20], or [T, batch, 20] independent sequences.
+    """Binary inputs x_t: [T, 20], or [T, batch, 20] independent sequences.
 
     Per blob: θ_t = θ_{t-1} + v_{t-1}, v_t = 0.9 v_{t-1} - 0.14 η_t, A_t = 0.99 A_{t-1} + 0.01 η_t
     (one η_t ~ N(0, 1) drives both), θ_0 ~ U(-π, π), v_0 = 1, A_0 = 0.5; the blob sits at
@@ -93,7 +93,7 @@ class BlobTargets(NamedTuple):
 
 
 def blob_targets(x: torch.Tensor, delta: int) -> BlobTargets:
-    """Align inputs with targets y_t = x_{t+δ} (method.md §6.1) over the valid range of t.
+    """Align inputs with targets y_t = x_{t+δ} over the valid range of t.
 
     x [T, ..., 20]; δ > 0 predicts the future, δ < 0 recalls the past, δ = 0 copies. Only the
     T − abs(δ) steps with both x_t and x_{t+δ} inside the sequence are kept (`times`).

@@ -1,4 +1,4 @@
-"""A DVS (event camera) emulator and the moving-digit videos it films (book chapter "Naturalizing MNIST-DVS").
+"""A DVS (event camera) emulator and the moving-digit videos it films.
 
 Each pixel compares its log intensity L = log(I + black_level) with the level it had at its last
 event and emits an ON (p = 1) or OFF (p = 0) event each time the difference crosses its own contrast

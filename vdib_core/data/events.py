@@ -1,8 +1,7 @@
 """Event-camera data: the AEDAT 2.0 reader and writer, and framing of events into spike tensors.
 
 Events are numpy structured arrays in tonic's convention (fields x, y, t in µs, p in {0, 1}), so
-any tonic transform applies to them. Framing returns time-first binary tensors [T, P, H, W]
-(book chapter "Naturalizing MNIST-DVS", method.md §6.3).
+any tonic transform applies to them. Framing returns time-first binary tensors [T, P, H, W].
 """
 from __future__ import annotations
 

