@@ -138,8 +138,11 @@ def flops_per_sample(cfg: vc.VDIBConfig, steps: int) -> tuple[float, float]:
     return float(forward), float(backward)
 
 
-def train_step(model: vc.HybridModel, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> None:
-    out = model(x, sample="bernoulli")
+def train_step(model: vc.HybridModel, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+               sample: str = "bernoulli") -> None:
+    """One training step: forward with the estimator's sampling ('bernoulli': score, 'threshold': pathwise),
+    loss, backward, optimiser step."""
+    out = model(x, sample=sample)
     loss = vc.estimator_loss(out, vc.vdib_loss(out, y, model.cfg), model.cfg)
     opt.zero_grad(set_to_none=True)
     loss.backward()
@@ -248,14 +251,6 @@ def small_config(decoder: str) -> vc.VDIBConfig:
                          estimator="pathwise")
 
 
-def pathwise_step(model: vc.HybridModel, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> None:
-    out = model(x, sample="threshold")
-    loss = vc.estimator_loss(out, vc.vdib_loss(out, y, model.cfg), model.cfg)
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
-
-
 def encoder_pass(model: vc.HybridModel, x: torch.Tensor) -> None:
     """The SNN alone, forward + backward, pathwise: gradients through the spikes and the potentials."""
     encode = model.encode if isinstance(model, ReferenceModel) else model.encoder
@@ -275,7 +270,7 @@ def small_benchmark(rounds: int) -> dict:
         ref.load_state_dict(new.state_dict())
         for name, model in (("new", new), ("ref", ref)):
             opt = vc.train._adam(model.parameters(), 1e-3)
-            runs[f"{decoder}_{name}"] = lambda m=model, o=opt: pathwise_step(m, o, x, y)
+            runs[f"{decoder}_{name}"] = lambda m=model, o=opt: train_step(m, o, x, y, sample="threshold")
             if decoder == "linear":
                 runs[f"encoder_{name}"] = lambda m=model: encoder_pass(m, x)
     for fn in runs.values():  # warm-up
