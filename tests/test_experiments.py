@@ -79,7 +79,7 @@ def test_rerun_reports_a_changed_result(tmp_path, capsys):
     assert "DIFFERENT" in capsys.readouterr().out
 
 
-def test_frozen_encoder_trains_only_the_decoder(tmp_path):
+def test_frozen_encoder_trains_only_the_decoder():
     r = run("predictive-coding", None, quick=True, progress=False, encoder="frozen", **TINY)
     assert r["params"]["encoder"] == "frozen" and r["provenance"]["train_config"]["lr_encoder"] == 0.0
 
