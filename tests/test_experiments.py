@@ -1,5 +1,6 @@
 """Named experiments, result files and the `vdib` command line, on tiny configurations."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,10 +27,11 @@ def vdib(*args: str) -> int:
 def test_list_names_every_parameter_with_default_and_allowed_values(capsys):
     assert vdib("list") == 0
     out = capsys.readouterr().out
-    exp = get_experiment("predictive-coding")
-    for prm in exp.params:
-        line = next(ln for ln in out.splitlines() if ln.strip().startswith(f"--{prm.flag} "))
-        assert f"default {prm.default}" in line and prm.allowed() in line
+    for name, section in zip(*[iter(re.split(r"^([\w-]+): ", out, flags=re.M)[1:])] * 2):
+        for prm in get_experiment(name).params:
+            line = next(ln for ln in section.splitlines() if ln.strip().startswith(f"--{prm.flag} "))
+            assert f"default {prm.default}" in line and prm.allowed() in line
+    assert {"mnist", "predictive-coding"} <= set(re.findall(r"^([\w-]+): ", out, flags=re.M))
     assert "linear|mlp|cnn" in out and "--quick" in out
 
 
@@ -129,7 +131,7 @@ def test_trial_identity_ignores_the_device_only():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["run", "nope", "--out", "{tmp}"], "unknown experiment 'nope'; valid: predictive-coding"),
+    (["run", "nope", "--out", "{tmp}"], "unknown experiment 'nope'; valid: mnist, predictive-coding"),
     (["run", "predictive-coding", "--out", "{tmp}", "--bogus", "1"], "unknown parameter --bogus"),
     (["run", "predictive-coding", "--out", "{tmp}", "--delta", "one"], "--delta expects int"),
     (["run", "predictive-coding", "--out", "{tmp}", "--decoder", "rnn"], "decoder must be one of linear, mlp, cnn"),

@@ -130,7 +130,8 @@ def estimator_loss(out: ModelOutput, terms: LossTerms, cfg: VDIBConfig) -> torch
         ∇ = Σ_t (ℓ_t − b_t) ∇ log p(z_t | past) + β ∇ Σ KL + ∇_φ Σ nll,
         ℓ_t from `learning_signal`, b_t the mean of the other examples' ℓ_t ('loo') or 0 ('none').
     """
-    if torch.is_grad_enabled() and (cfg.estimator == "score") == out.z.requires_grad:
+    misdrawn = out.z.requires_grad if cfg.estimator == "score" else out.logits.requires_grad and not out.z.requires_grad
+    if torch.is_grad_enabled() and misdrawn:  # (a frozen encoder's spikes carry no gradient either way)
         want = "sample='bernoulli'" if cfg.estimator == "score" else "sample='threshold'"
         raise ValueError(f"the {cfg.estimator} estimator needs readout spikes drawn with {want}")
     if cfg.estimator == "pathwise":

