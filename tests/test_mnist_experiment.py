@@ -100,3 +100,13 @@ def test_frozen_encoder_keeps_its_weights_and_the_pathwise_check_still_catches_w
     out = model(X.transpose(0, 1), sample="bernoulli")  # wrong draws for the pathwise estimator
     with pytest.raises(ValueError, match="sample='threshold'"):
         estimator_loss(out, vdib_loss(out, X[:, -1], cfg), cfg)
+
+
+def test_vdib_evaluator_prints_the_committed_accuracy_and_rejects_bad_options(capsys):
+    from vdib_core.experiments import cli
+
+    assert cli.main(["evaluator"]) == 0
+    ev = load_evaluator(default_path(), train_if_missing=False)
+    assert f"{ev.clean_accuracy:.2%}" in capsys.readouterr().out
+    assert cli.main(["evaluator", "--bogus", "1"]) == 2
+    assert "usage: vdib evaluator" in capsys.readouterr().err

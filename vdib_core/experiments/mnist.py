@@ -44,7 +44,7 @@ class MNIST(Experiment):
     ) + common_params(decoder="mlp", decoding="time", decoder_hidden=1024, beta=1e-3, r=0.3, tau_d=30,
                       lr_encoder=1e-4, lr_decoder=1e-3, epochs=1)
     threads = 1  # two one-thread trials side by side do ~1.8x the work of one two-thread trial on 2 cores
-    quick = {"n_train": 1024, "n_test": 500, "epochs": 1}
+    quick = {"n_train": 512, "n_test": 200, "epochs": 1}
 
     def data(self, p: dict) -> Data:
         if p["tau_d"] > p["steps"]:
