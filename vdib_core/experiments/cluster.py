@@ -57,9 +57,9 @@ def sweep(name: str, out: str | Path, *, quick: bool = False, progress: bool = T
     """Run the cartesian product of `axes` as Ray tasks (`cpus_per_trial` CPUs and `gpus_per_trial`
     GPUs each, fractions allowed) and write their result files to `out` as they come back.
 
-    Uses the Ray this process has already joined, else `ray.init(address)`: None starts a Ray on this
-    machine (or joins the one `RAY_ADDRESS` names), "auto" joins the cluster started with `ray start`
-    here, "ray://HOST:PORT" a remote one. Returns the result paths of every trial of the grid, like
+    Uses the Ray this process has already joined, else `ray.init(address)`: "auto" joins the cluster
+    that `ray start` started on this machine, "HOST:PORT" or "ray://HOST:PORT" (Ray client) another one;
+    None joins the one `RAY_ADDRESS` names or one running here, and else starts a Ray for this sweep. Returns the result paths of every trial of the grid, like
     `runner.sweep`; raises `TrialsFailed` if any trial failed twice, after all the others have landed."""
     if not cpus_per_trial > 0 or not gpus_per_trial >= 0:
         raise ConfigError(f"--cpus-per-trial must be > 0 and --gpus-per-trial >= 0, got {cpus_per_trial}, "
