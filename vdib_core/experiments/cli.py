@@ -3,12 +3,14 @@
     vdib list
     vdib run predictive-coding --out runs/pc --delta 1 --decoder mlp [--quick]
     vdib sweep predictive-coding --out runs/pc --delta=-3..3 --decoding time,rate --seed 0..2 [--quick]
+    vdib sweep predictive-coding --out runs/pc --seed 0..9 --backend ray --address auto --cpus-per-trial 1
     vdib rerun runs/pc/predictive-coding-0123456789ab.json --out runs/check
     vdib show runs/pc --by decoding,delta
     vdib evaluator [--retrain] [--path FILE]
 
 Parameters are written `--name value` or `--name=value`; underscores and dashes are the same. Bad input
-gets a one-line error and exit status 2; a trial that fails while running exits with status 1.
+gets a one-line error and exit status 2; a trial that fails while running exits with status 1 (with
+`--backend ray`, after the other trials have landed, listing the failed ones).
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ USAGE = """usage: vdib {list,run,sweep,rerun,show,evaluator} ...
   vdib list                                          experiments, parameters, defaults, allowed values
   vdib run EXPERIMENT --out DIR [--PARAM VALUE ...] [--quick]
   vdib sweep EXPERIMENT --out DIR [--quick] --PARAM v1,v2,... [--PARAM lo..hi] ...
+             [--backend local|ray] [--address auto|ray://HOST:PORT] [--cpus-per-trial N] [--gpus-per-trial F]
   vdib rerun RESULT.json --out DIR
   vdib show DIR [--by PARAM,PARAM,...]
   vdib evaluator [--retrain] [--path FILE]             the MNIST judge: load (or train) it, print its accuracy"""
@@ -122,13 +125,47 @@ def cmd_run(args: list[str]) -> int:
     return 0
 
 
+RAY_OPTIONS = {"address": str, "cpus_per_trial": float, "gpus_per_trial": float}  # for --backend ray
+
+
+def _ray_options(options: dict[str, str]) -> dict[str, Any]:
+    """Take the Ray backend's options out of `options` (the rest are the sweep's axes), parsed."""
+    parsed = {}
+    for name, kind in RAY_OPTIONS.items():
+        if name in options:
+            text = options.pop(name)
+            try:
+                parsed[name] = kind(text)
+            except ValueError:
+                raise ConfigError(f"--{name.replace('_', '-')} expects a number, got {text!r}") from None
+    return parsed
+
+
 def cmd_sweep(args: list[str]) -> int:
     positional, options, quick = _options(args)
     if len(positional) != 1:
         raise ConfigError("sweep takes one experiment: vdib sweep EXPERIMENT --out DIR --PARAM v1,v2 ...")
     exp = get_experiment(positional[0])
     out = _writable(options.pop("out", None))
-    runner.sweep(exp.name, out, quick=quick, **{k: _sweep_values(exp.param(k), v) for k, v in options.items()})
+    backend = options.pop("backend", "local")
+    ray_options = _ray_options(options)
+    axes = {k: _sweep_values(exp.param(k), v) for k, v in options.items()}
+    if backend == "local":
+        if ray_options:
+            raise ConfigError(f"--{next(iter(ray_options)).replace('_', '-')} is for --backend ray")
+        runner.sweep(exp.name, out, quick=quick, **axes)
+        return 0
+    if backend != "ray":
+        raise ConfigError(f"--backend must be local or ray, got {backend!r}")
+    from . import cluster  # only here: the local backend never imports Ray
+
+    try:
+        cluster.sweep(exp.name, out, quick=quick, **ray_options, **axes)
+    except cluster.TrialsFailed as e:
+        print(f"vdib sweep: {len(e.failures)} trial(s) failed twice (the others are in {out}):", file=sys.stderr)
+        for params, error in e.failures:
+            print(f"  {runner.label(params, axes)} {error}", file=sys.stderr)
+        return 1
     return 0
 
 
