@@ -229,7 +229,8 @@ def frame_panel(frames: Mapping[Point, Frame], controls: Sequence, *, initial: P
             if point not in pngs:
                 missing.append(point)
             png = pngs.get(point) or placeholder_png(f"{missing_text}\n({describe(point)})", size, dpi)
-            image = widgets.Image(value=png, format="png", layout=widgets.Layout(**layout), tooltip=describe(point))
+            # no `tooltip`: the html-manager's Image view reads a `description` that Image lacks, and fails
+            image = widgets.Image(value=png, format="png", layout=widgets.Layout(**layout))
             image.add_class("vdib-frame")
             image.add_class(f"vdib-frame-{panel_id}-" + "-".join(map(str, prefix)))
             if point not in pngs:
