@@ -245,7 +245,7 @@ def frame_panel(frames: Mapping[Point, Frame], controls: Sequence, *, initial: P
     view = level(())
     button = output = None
     if train is not None:
-        button = widgets.Button(description="train this point now", icon="play",
+        button = widgets.Button(description="train this point now",  # no icon: its font is not served offline
                                 tooltip="trains a small model at the selected point (needs a running Python kernel)",
                                 layout=widgets.Layout(width="auto"))
         output = widgets.Output()
