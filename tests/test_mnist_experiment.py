@@ -110,3 +110,16 @@ def test_vdib_evaluator_prints_the_committed_accuracy_and_rejects_bad_options(ca
     assert f"{ev.clean_accuracy:.2%}" in capsys.readouterr().out
     assert cli.main(["evaluator", "--bogus", "1"]) == 2
     assert "usage: vdib evaluator" in capsys.readouterr().err
+
+
+def test_a_trial_does_not_depend_on_what_ran_before_in_the_process():
+    # the evaluator is loaded once per process; loading it must not move torch's random stream, or the
+    # first trial of a sweep would differ from the same configuration run again by `vdib rerun`
+    evaluator.cache_clear()
+    first = run("mnist", None, progress=False, **TINY)["metrics"]  # loads the evaluator
+    again = run("mnist", None, progress=False, **TINY)["metrics"]  # evaluator cached
+    assert first == again
+    state = torch.get_rng_state()
+    load_evaluator(default_path(), train_if_missing=False)
+    train_evaluator(epochs=1, n_train=64, progress=False)
+    assert torch.equal(state, torch.get_rng_state())

@@ -75,6 +75,11 @@ def train_evaluator(epochs: int = EPOCHS, seed: int = SEED, progress: bool = Tru
                     device: str | torch.device = "cpu") -> Evaluator:
     """Train the LeNet on the clean training split (Adam, cross-entropy; `n_train` digits of a fixed
     subset, all by default) and measure it on the clean test split."""
+    with torch.random.fork_rng(devices=[]):  # seeds its own stream: callers' random state is left as it was
+        return _train(epochs, seed, progress, n_train, device)
+
+
+def _train(epochs: int, seed: int, progress: bool, n_train: int | None, device: str | torch.device) -> Evaluator:
     train, test = load_mnist("train", verbose=False, n=n_train), load_mnist("test", verbose=False)
     X, Y = train.images, train.labels
     torch.manual_seed(seed)
@@ -122,7 +127,8 @@ def load_evaluator(path: str | Path | None = None, *, train_if_missing: bool = T
         return evaluator
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
-        net = LeNet()
+        with torch.random.fork_rng(devices=[]):  # LeNet() draws initial weights: leave the caller's stream alone
+            net = LeNet()
         net.load_state_dict(saved["state_dict"])
     except Exception as err:  # noqa: BLE001  (any unreadable file: say which and how to fix it)
         raise ValueError(f"cannot read the MNIST evaluator {path}: not a weights file saved by save_evaluator "
