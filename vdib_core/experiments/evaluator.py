@@ -57,10 +57,6 @@ class Evaluator:
     def accuracy(self, images: torch.Tensor, labels: torch.Tensor) -> float:
         return (self.predict(images) == labels.cpu()).double().mean().item()
 
-    def to(self, device: str | torch.device) -> "Evaluator":
-        self.net.to(device)
-        return self
-
 
 def default_path() -> Path:
     """`$VDIB_EVALUATOR` if set; else `book/results/mnist/evaluator.pt` of the checkout the package runs
