@@ -192,3 +192,13 @@ def test_configure_rejects_unknown_parameters_and_bad_values():
         exp.configure(delta=0.5)
     assert exp.configure(True)["epochs"] == exp.quick["epochs"]
     assert exp.configure(True, epochs=7)["epochs"] == 7  # explicit values beat quick-mode defaults
+
+
+def test_book_results_finds_the_committed_results_unless_live_runs_are_asked_for(monkeypatch, tmp_path):
+    from vdib_core.experiments import book_results
+
+    monkeypatch.chdir(tmp_path)  # not next to the chapters: found through the checkout vdib_core runs from
+    assert book_results("predictive_coding/main") == Path(__file__).resolve().parents[1] / "book/results/predictive_coding/main"
+    assert book_results("no_such_experiment") is None
+    monkeypatch.setenv("VDIB_RESULTS", "live")
+    assert book_results("predictive_coding/main") is None

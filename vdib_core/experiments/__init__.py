@@ -5,7 +5,7 @@ coding"), and the analysis of trained models. Command line: `python -m vdib_core
     result = run("predictive-coding", out="runs/pc", delta=1, decoder="mlp", quick=True)
 """
 from .runner import (  # noqa: F401
-    EXPERIMENTS, ConfigError, Data, Experiment, Param, Result, Summary, common_params, get_experiment, group,
+    EXPERIMENTS, ConfigError, Data, book_results, Experiment, Param, Result, Summary, common_params, get_experiment, group,
     load_results, read_result, register, result_path, run, run_trial, summarize, sweep, trial_key,
     write_result,
 )

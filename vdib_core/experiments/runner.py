@@ -390,6 +390,19 @@ def read_result(path: str | Path) -> Result:
     return Result(**{k: d[k] for k in TOP_LEVEL}, path=path)
 
 
+def book_results(name: str) -> Path | None:
+    """The committed results `book/results/<name>` that the book's chapters read: next to the running
+    notebook (the book build runs the chapters in book/), else in the checkout vdib_core runs from; None
+    when absent (an installed package, Colab) or when `VDIB_RESULTS=live` asks a chapter for its small
+    live runs instead."""
+    if os.environ.get("VDIB_RESULTS") == "live":
+        return None
+    for base in (Path.cwd(), Path(__file__).resolve().parents[2] / "book"):
+        if (base / "results" / name).is_dir():
+            return base / "results" / name
+    return None
+
+
 def load_results(directory: str | Path, experiment: str | None = None, **where: Any) -> list[Result]:
     """Every result file under `directory` (recursively), optionally of one experiment and with parameters
     equal to `where` (e.g. `decoder='mlp', quick=False`), sorted by path."""
