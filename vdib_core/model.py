@@ -100,6 +100,20 @@ class SNNEncoder(nn.Module):
         self.readout = StochasticReadout(sizes[-1], cfg.n_readout, n_basis=cfg.n_basis, memory=cfg.memory,
                                          fb_decay=cfg.fb_decay, init_rate=cfg.r, surrogate=sur)
 
+    @torch.no_grad()
+    def calibrate(self, x: torch.Tensor, rate: float) -> list[dict[str, float]]:
+        """Data-dependent initialisation: scale each hidden layer's weights, first to last, so that it fires
+        at `rate` on the input batch x [T, B, N_in] (`LIFLayer.calibrate`, book chapter "Naturalizing
+        MNIST-DVS"); -> per layer {gain, rate_before, rate_after}."""
+        report = []
+        h = x  # [T, B, N_in]
+        for layer in self.hidden:
+            before = layer(h)[0].mean().item()
+            gain = layer.calibrate(h, rate)
+            h, _ = layer(h)  # [T, B, N_h]: the calibrated layer's spikes feed the next one
+            report.append({"gain": gain, "rate_before": before, "rate_after": h.mean().item()})
+        return report
+
     def forward(self, x: torch.Tensor, sample: str = "bernoulli", z: torch.Tensor | None = None,
                 generator: torch.Generator | None = None) -> tuple[Readout, list[torch.Tensor]]:
         hidden = []

@@ -179,11 +179,45 @@ class LIFLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x [T, B, N_in] spikes -> (S [T, B, N_out] spikes, U [T, B, N_out] membrane potentials)."""
         _check_spikes(x, self.n_in, "LIFLayer input")
+        drive = self._synaptic(x) + self.bias  # [T, B, N_out]: W(κ*x)_t + b
+        return _LIFRecursion.apply(drive, self.threshold, self.refr_decay, self.surrogate)
+
+    def _synaptic(self, x: torch.Tensor) -> torch.Tensor:
+        """W(κ*x)_t for all t: x [T, B, N_in] -> [T, B, N_out]."""
         T, B, _ = x.shape
         current = x.reshape(T * B, -1) @ self.weight.t()  # [T*B, N_out]: W x_t for every t at once
         A = causal_filter_matrix(psp_kernel(T, self.syn_decay, self.mem_decay), T).to(x)  # [T, T]
-        drive = (A @ current.view(T, -1)).view(T, B, -1) + self.bias  # [T, B, N_out]: W(κ*x)_t + b
-        return _LIFRecursion.apply(drive, self.threshold, self.refr_decay, self.surrogate)
+        return (A @ current.view(T, -1)).view(T, B, -1)  # [T, B, N_out]
+
+    @torch.no_grad()
+    def calibrate(self, x: torch.Tensor, rate: float, iters: int = 40) -> float:
+        """Data-dependent initialisation (book chapter "Naturalizing MNIST-DVS"): rescale W by one gain g
+        so that the layer's mean firing rate on the batch x [T, B, N_in] is `rate`; -> g.
+
+        The drive is linear in W, D(g) = g·W(κ*x)_t + b, so it is computed once and g is found by
+        bisection on log g (the rate grows with g). Raises ValueError when no g in [1e-4, 1e4] reaches
+        the rate, e.g. for an input without spikes."""
+        if not 0 < rate < 1:
+            raise ValueError(f"target firing rate must be in (0, 1), got {rate!r}")
+        _check_spikes(x, self.n_in, "calibration input")
+        syn = self._synaptic(x)  # [T, B, N_out]
+
+        def rate_at(log_g: float) -> float:
+            spikes, _ = _LIFRecursion.apply(math.exp(log_g) * syn + self.bias, self.threshold, self.refr_decay,
+                                            self.surrogate)
+            return spikes.mean().item()
+
+        lo, hi = math.log(1e-4), math.log(1e4)
+        if rate_at(hi) < rate:
+            raise ValueError(f"cannot calibrate a {self.n_in} -> {self.n_out} LIF layer to firing rate {rate:g}: "
+                             f"even 10^4 times its weights fire at {rate_at(hi):.3g} on this input "
+                             f"({x.mean().item():.3g} of its input bins are spikes)")
+        for _ in range(iters):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if rate_at(mid) < rate else (lo, mid)
+        gain = math.exp((lo + hi) / 2)
+        self.weight.mul_(gain)
+        return gain
 
 
 class Readout(NamedTuple):

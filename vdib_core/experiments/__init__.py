@@ -9,4 +9,4 @@ from .runner import (  # noqa: F401
     load_results, read_result, register, result_path, run, run_trial, summarize, sweep, trial_key,
     write_result,
 )
-from . import mnist, predictive_coding  # noqa: F401  (register the experiments)
+from . import mnist, mnist_dvs, predictive_coding  # noqa: F401  (register the experiments)

@@ -73,3 +73,34 @@ def information_plane(model: HybridModel, data: tuple | Iterable[tuple], *, inpu
     total_h = None if per_step is None else per_step * steps
     return InformationPlane(i_xz, neg_nll, total_h, None if total_h is None else total_h + neg_nll, source,
                             n_examples, steps)
+
+
+def knn_separability(codes: torch.Tensor, labels: torch.Tensor, k: int = 5, folds: int = 5, seed: int = 0) -> float:
+    """Class separability of codes [N, D] (e.g. readout spike trains, flattened): the accuracy of a k-nearest-
+    neighbour classifier (Euclidean distance; on 0/1 codes the square root of the Hamming distance),
+    cross-validated over `folds` stratified folds of the N examples (book chapter "Naturalizing MNIST-DVS").
+    Chance is the largest class share. Needs at least 2 examples of every class; folds are capped at the
+    smallest class count."""
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X = codes.reshape(len(codes), -1).float().cpu().numpy()  # [N, D]
+    y = labels.cpu().numpy()
+    smallest = int(torch.bincount(labels.cpu()).masked_fill(torch.bincount(labels.cpu()) == 0, 10**9).min())
+    if len(X) != len(y) or smallest < 2:
+        raise ValueError(f"need codes and labels of the same length and >= 2 examples per class, got {len(X)} "
+                         f"codes, {len(y)} labels, smallest class {smallest}")
+    cv = StratifiedKFold(n_splits=min(folds, smallest), shuffle=True, random_state=seed)
+    n_fit = len(X) - len(X) // cv.n_splits  # training examples per fold (at least)
+    knn = KNeighborsClassifier(n_neighbors=min(k, n_fit))
+    return float(cross_val_score(knn, X, y, cv=cv).mean())
+
+
+def embed_2d(codes: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """A 2-D t-SNE embedding (van der Maaten & Hinton 2008; scikit-learn) of codes [N, D] -> [N, 2], for
+    pictures only: distances between far-apart points in it mean little."""
+    from sklearn.manifold import TSNE
+
+    X = codes.reshape(len(codes), -1).float().cpu().numpy()  # [N, D]
+    tsne = TSNE(n_components=2, perplexity=min(30.0, (len(X) - 1) / 3), init="pca", random_state=seed)
+    return torch.from_numpy(tsne.fit_transform(X)).float()

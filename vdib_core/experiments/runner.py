@@ -106,7 +106,8 @@ def _check_device(name: str) -> None:
 def common_params(**defaults: Any) -> tuple[Param, ...]:
     """The model / training parameters every experiment takes; `defaults` overrides their defaults."""
     d = dict(decoder="linear", decoding="time", decoder_hidden=256, beta=1e-3, r=0.2, tau_d=5,
-             estimator="pathwise", encoder="trained", init_gain=5.0, seed=0, epochs=10, batch_size=64,
+             estimator="pathwise", encoder="trained", init="gain", init_gain=5.0, init_rate=0.08, seed=0, epochs=10,
+             batch_size=64,
              lr_encoder=1e-3, lr_decoder=1e-3, device=None)
     unknown = set(defaults) - set(d)
     if unknown:
@@ -123,7 +124,11 @@ def common_params(**defaults: Any) -> tuple[Param, ...]:
         Param("estimator", d["estimator"], str, "encoder gradient estimator", choices=ESTIMATORS),
         Param("encoder", d["encoder"], str, "frozen: keep the random SNN, train only the decoder (control)",
               choices=("trained", "frozen")),
+        Param("init", d["init"], str, "gain: hidden weights ~ init_gain/sqrt(fan-in); calibrated: then rescaled "
+              "so that each hidden layer fires at init_rate on the first training batch", choices=INITS),
         Param("init_gain", d["init_gain"], float, "initial weight gain of hidden LIF layers", minimum=0.0),
+        Param("init_rate", d["init_rate"], float, "target hidden firing rate of --init calibrated", minimum=1e-4,
+              maximum=0.5),
         Param("seed", d["seed"], int, "seed of training data, initialisation and spike draws", minimum=0),
         Param("epochs", d["epochs"], int, "passes over the training data", minimum=0),
         Param("batch_size", d["batch_size"], int, "minibatch size", minimum=2),
@@ -261,6 +266,7 @@ def _run_trial(exp: Experiment, p: dict, progress: bool) -> tuple[dict, dict[str
     tc = TrainConfig(epochs=p["epochs"], batch_size=p["batch_size"], lr_encoder=0.0 if frozen else p["lr_encoder"],
                      lr_decoder=p["lr_decoder"], seed=p["seed"], device=p["device"], progress=progress)
     device = pick_device(p["device"])
+    init = initialise(model, data, p)
     history = fit(model, data.train, tc, input_fn=data.input_fn)
     model.eval()
     result = {
@@ -271,12 +277,37 @@ def _run_trial(exp: Experiment, p: dict, progress: bool) -> tuple[dict, dict[str
         "history": _history(history),
         "provenance": {**provenance(), "device": str(device), "threads": torch.get_num_threads(), "wall_s": None,
                        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                       "model_config": model.cfg.to_dict(), "train_config": asdict(tc), "data": data.info,
+                       "model_config": model.cfg.to_dict(), "train_config": asdict(tc), "init": init, "data": data.info,
                        "arrays": None},
     }
     arrays = exp.arrays(model, data, p)
     result["provenance"]["wall_s"] = round(time.perf_counter() - t0, 2)
     return result, arrays
+
+
+INITS = ("gain", "calibrated")
+CALIBRATION_BATCH = 256  # training examples the hidden layers are calibrated (or measured) on
+
+
+@torch.no_grad()
+def initialise(model: HybridModel, data: Data, p: dict) -> list[dict[str, float]]:
+    """`--init calibrated`: scale each hidden layer so that it fires at `init_rate` on the first
+    CALIBRATION_BATCH training examples (`SNNEncoder.calibrate`); `--init gain` leaves the weights as drawn.
+    Either way -> per hidden layer {gain, rate_before, rate_after} on that batch (for the result file).
+    Draws input spikes from its own generator: the training run's random streams are untouched."""
+    if not model.encoder.hidden:
+        return []
+    X = data.train[0][:CALIBRATION_BATCH]
+    gen = torch.Generator().manual_seed(p["seed"])
+    x = data.input_fn(X, gen) if data.input_fn is not None else X.transpose(0, 1)  # [T, B, N_in]
+    x = x.float()
+    if p["init"] == "calibrated":
+        return model.encoder.calibrate(x, p["init_rate"])
+    report, h = [], x
+    for layer in model.encoder.hidden:
+        h, _ = layer(h)  # [T, B, N_h]
+        report.append({"gain": 1.0, "rate_before": h.mean().item(), "rate_after": h.mean().item()})
+    return report
 
 
 def _atomic_write(path: Path, write: Callable[[Any], None], mode: str) -> None:
