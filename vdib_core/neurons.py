@@ -208,6 +208,9 @@ class LIFLayer(nn.Module):
             return spikes.mean().item()
 
         lo, hi = math.log(1e-4), math.log(1e4)
+        if rate_at(lo) > rate:
+            raise ValueError(f"cannot calibrate a {self.n_in} -> {self.n_out} LIF layer to firing rate {rate:g}: it fires "
+                             f"at {rate_at(lo):.3g} even with 10^-4 times its weights (a large bias?)")
         if rate_at(hi) < rate:
             raise ValueError(f"cannot calibrate a {self.n_in} -> {self.n_out} LIF layer to firing rate {rate:g}: "
                              f"even 10^4 times its weights fire at {rate_at(hi):.3g} on this input "

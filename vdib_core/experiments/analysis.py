@@ -75,18 +75,27 @@ def information_plane(model: HybridModel, data: tuple | Iterable[tuple], *, inpu
                             n_examples, steps)
 
 
+def _need_sklearn() -> None:
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        raise ImportError("k-NN separability and t-SNE need scikit-learn: pip install 'vdib_core[events]' "
+                          "(or pip install scikit-learn)") from None
+
+
 def knn_separability(codes: torch.Tensor, labels: torch.Tensor, k: int = 5, folds: int = 5, seed: int = 0) -> float:
     """Class separability of codes [N, D] (e.g. readout spike trains, flattened): the accuracy of a k-nearest-
     neighbour classifier (Euclidean distance; on 0/1 codes the square root of the Hamming distance),
     cross-validated over `folds` stratified folds of the N examples (book chapter "Naturalizing MNIST-DVS").
     Chance is the largest class share. Needs at least 2 examples of every class; folds are capped at the
     smallest class count."""
+    _need_sklearn()
     from sklearn.model_selection import StratifiedKFold, cross_val_score
     from sklearn.neighbors import KNeighborsClassifier
 
     X = codes.reshape(len(codes), -1).float().cpu().numpy()  # [N, D]
     y = labels.cpu().numpy()
-    smallest = int(torch.bincount(labels.cpu()).masked_fill(torch.bincount(labels.cpu()) == 0, 10**9).min())
+    smallest = int(torch.unique(labels.cpu(), return_counts=True)[1].min())  # examples of the rarest class
     if len(X) != len(y) or smallest < 2:
         raise ValueError(f"need codes and labels of the same length and >= 2 examples per class, got {len(X)} "
                          f"codes, {len(y)} labels, smallest class {smallest}")
@@ -99,6 +108,7 @@ def knn_separability(codes: torch.Tensor, labels: torch.Tensor, k: int = 5, fold
 def embed_2d(codes: torch.Tensor, seed: int = 0) -> torch.Tensor:
     """A 2-D t-SNE embedding (van der Maaten & Hinton 2008; scikit-learn) of codes [N, D] -> [N, 2], for
     pictures only: distances between far-apart points in it mean little."""
+    _need_sklearn()
     from sklearn.manifold import TSNE
 
     X = codes.reshape(len(codes), -1).float().cpu().numpy()  # [N, D]
