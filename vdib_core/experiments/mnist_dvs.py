@@ -91,7 +91,7 @@ class MNISTDVSExperiment(Experiment):
         for q in common_params(decoder="mlp", decoding="time", decoder_hidden=1024, beta=1e-3, r=0.3,
                                init="calibrated", lr_encoder=1e-4, lr_decoder=1e-3, epochs=3))
     threads = 1  # two one-thread trials side by side do more work than one two-thread trial on 2 cores
-    quick = {"train_per_digit": 20, "test_per_digit": 10, "epochs": 1}
+    quick = {"train_per_digit": 10, "test_per_digit": 10, "epochs": 1}
 
     @staticmethod
     def steps(p: dict) -> int:
