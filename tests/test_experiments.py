@@ -131,7 +131,7 @@ def test_trial_identity_ignores_the_device_only():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["run", "nope", "--out", "{tmp}"], "unknown experiment 'nope'; valid: mnist, predictive-coding"),
+    (["run", "nope", "--out", "{tmp}"], "unknown experiment 'nope'; valid: mnist, mnist-dvs, predictive-coding"),
     (["run", "predictive-coding", "--out", "{tmp}", "--bogus", "1"], "unknown parameter --bogus"),
     (["run", "predictive-coding", "--out", "{tmp}", "--delta", "one"], "--delta expects int"),
     (["run", "predictive-coding", "--out", "{tmp}", "--decoder", "rnn"], "decoder must be one of linear, mlp, cnn"),
