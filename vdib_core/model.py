@@ -101,17 +101,18 @@ class SNNEncoder(nn.Module):
                                          fb_decay=cfg.fb_decay, init_rate=cfg.r, surrogate=sur)
 
     @torch.no_grad()
-    def calibrate(self, x: torch.Tensor, rate: float) -> list[dict[str, float]]:
+    def calibrate(self, x: torch.Tensor, rate: float | None) -> list[dict[str, float]]:
         """Data-dependent initialisation: scale each hidden layer's weights, first to last, so that it fires
         at `rate` on the input batch x [T, B, N_in] (`LIFLayer.calibrate`, book chapter "Naturalizing
-        MNIST-DVS"); -> per layer {gain, rate_before, rate_after}."""
+        MNIST-DVS"); rate None only measures. -> per layer {gain, rate_before, rate_after}."""
         report = []
         h = x  # [T, B, N_in]
         for layer in self.hidden:
-            before = layer(h)[0].mean().item()
-            gain = layer.calibrate(h, rate)
-            h, _ = layer(h)  # [T, B, N_h]: the calibrated layer's spikes feed the next one
-            report.append({"gain": gain, "rate_before": before, "rate_after": h.mean().item()})
+            before = layer(h)[0]  # [T, B, N_h]
+            gain = 1.0 if rate is None else layer.calibrate(h, rate)
+            after = before if rate is None else layer(h)[0]  # the calibrated layer's spikes feed the next one
+            report.append({"gain": gain, "rate_before": before.mean().item(), "rate_after": after.mean().item()})
+            h = after
         return report
 
     def forward(self, x: torch.Tensor, sample: str = "bernoulli", z: torch.Tensor | None = None,

@@ -49,9 +49,11 @@ class _PreprocessedMNISTDVS(torch.utils.data.Dataset):
     sensor_size = CROPPED_SIZE  # for tonic transforms on events(i)
     title = "MNIST-DVS"
 
-    def __init__(self, dt: float, transform: Callable | None):
+    def __init__(self, dt: float, transform: Callable | None, n_per_class: int | None = None):
         if not dt > 0:
             raise ValueError(f"dt must be > 0 µs, got {dt!r}")
+        if n_per_class is not None and (not isinstance(n_per_class, int) or n_per_class < 1):
+            raise ValueError(f"n_per_class must be None or a positive int, got {n_per_class!r}")
         self.dt, self.transform = dt, transform
         self.T = math.ceil(DURATION_US / dt)
         self.labels = torch.zeros(0, dtype=torch.long)  # [N], set by subclasses
@@ -85,14 +87,15 @@ class MNISTDVS(_PreprocessedMNISTDVS):
 
     Expected layout (the unzipped grabbed_data{d}.zip archives of
     http://www2.imse-cnm.csic.es/caviar/MNISTDVS.html): ``root/grabbed_data{d}/scale4/*_{NNNN}.aedat``
-    for d = 0..9, NNNN the recording number 1..1000 (e.g. mnist_0_scale04_0001.aedat).
+    for d = 0..9, NNNN the recording number 1..1000 (e.g. mnist_0_scale04_0001.aedat). `n_per_class`
+    keeps the first recordings of each digit.
     """
 
     title = "MNIST-DVS (real recordings, scale 4)"
 
     def __init__(self, root: str | Path, train: bool = True, dt: float = 25_000,
-                 transform: Callable | None = None):
-        super().__init__(dt, transform)
+                 transform: Callable | None = None, n_per_class: int | None = None):
+        super().__init__(dt, transform, n_per_class)
         self.root, self.train = Path(root), train
         layout = ("expected root/grabbed_data{d}/scale4/*_{NNNN}.aedat for digits d = 0..9 and recordings "
                   "NNNN = 1..1000, i.e. the unzipped grabbed_data{d}.zip archives of MNIST-DVS from "
@@ -111,7 +114,8 @@ class MNISTDVS(_PreprocessedMNISTDVS):
                     labels.append(digit)
         if not self.files:
             raise FileNotFoundError(f"no {'train' if train else 'test'} recordings under {self.root}; {layout}")
-        self.labels = torch.tensor(labels)
+        keep = _first_per_class(torch.tensor(labels), n_per_class).tolist()  # the first recordings of each digit
+        self.files, self.labels = [self.files[i] for i in keep], torch.tensor(labels)[keep]
 
     def raw_events(self, i: int) -> np.ndarray:
         return read_aedat(self.files[i])
@@ -136,9 +140,7 @@ class EmulatedMNISTDVS(_PreprocessedMNISTDVS):
     def __init__(self, train: bool = True, dt: float = 25_000, transform: Callable | None = None,
                  n_per_class: int | None = None, config: DVSConfig = DVSConfig(), speed: float = 6.0,
                  verbose: bool = True):
-        super().__init__(dt, transform)
-        if n_per_class is not None and (not isinstance(n_per_class, int) or n_per_class < 1):
-            raise ValueError(f"n_per_class must be None or a positive int, got {n_per_class!r}")
+        super().__init__(dt, transform, n_per_class)
         self.train, self.config, self.speed = train, config, speed
         mnist = load_mnist("train" if train else "test", verbose=False)
         keep = _first_per_class(mnist.labels, n_per_class)  # [N]

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data import EmulatedMNISTDVS, MNISTDVS, load_mnist
-from ..data.mnist_dvs import DURATION_US, _first_per_class
+from ..data.mnist_dvs import DURATION_US
 from ..model import HybridModel, VDIBConfig
 from ..objective import vdib_loss
 from .analysis import embed_2d, knn_separability
@@ -54,15 +54,11 @@ def recordings(p: dict, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
     (spikes [N, T, 1352] as uint8, batch-first; labels [N])."""
     _check_root(p)
     n = p["train_per_digit" if train else "test_per_digit"]
-    if p["data"] == "emulated":
-        ds = EmulatedMNISTDVS(train=train, dt=p["dt"], n_per_class=n, verbose=False)
-        keep = list(range(len(ds)))
-    else:
-        ds = MNISTDVS(p["root"], train=train, dt=p["dt"])
-        keep = _first_per_class(ds.labels, n).tolist()
+    ds = (EmulatedMNISTDVS(train=train, dt=p["dt"], n_per_class=n, verbose=False) if p["data"] == "emulated" else
+          MNISTDVS(p["root"], train=train, dt=p["dt"], n_per_class=n))
     chunks, labels = [], []
-    for i in range(0, len(keep), 250):  # bounded memory: float frames of 250 recordings at a time
-        frames, y = ds.to_tensors(keep[i:i + 250])  # [T, b, 2, 26, 26], [b]
+    for i in range(0, len(ds), 250):  # bounded memory: float frames of 250 recordings at a time
+        frames, y = ds.to_tensors(range(i, min(i + 250, len(ds))))  # [T, b, 2, 26, 26], [b]
         chunks.append(frames.reshape(ds.T, len(y), N_INPUTS).transpose(0, 1).to(torch.uint8))  # [b, T, 1352]
         labels.append(y)
     return torch.cat(chunks), torch.cat(labels)

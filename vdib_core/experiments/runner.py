@@ -300,14 +300,7 @@ def initialise(model: HybridModel, data: Data, p: dict) -> list[dict[str, float]
     X = data.train[0][:CALIBRATION_BATCH]
     gen = torch.Generator().manual_seed(p["seed"])
     x = data.input_fn(X, gen) if data.input_fn is not None else X.transpose(0, 1)  # [T, B, N_in]
-    x = x.float()
-    if p["init"] == "calibrated":
-        return model.encoder.calibrate(x, p["init_rate"])
-    report, h = [], x
-    for layer in model.encoder.hidden:
-        h, _ = layer(h)  # [T, B, N_h]
-        report.append({"gain": 1.0, "rate_before": h.mean().item(), "rate_after": h.mean().item()})
-    return report
+    return model.encoder.calibrate(x.float(), p["init_rate"] if p["init"] == "calibrated" else None)
 
 
 def _atomic_write(path: Path, write: Callable[[Any], None], mode: str) -> None:
