@@ -202,3 +202,21 @@ def test_book_results_finds_the_committed_results_unless_live_runs_are_asked_for
     assert book_results("no_such_experiment") is None
     monkeypatch.setenv("VDIB_RESULTS", "live")
     assert book_results("predictive_coding/main") is None
+
+
+def _fake(seed: int, decoding: str, acc: float):
+    return runner.Result("x", {"seed": seed, "decoding": decoding}, {"accuracy": acc}, {}, [], {}, Path("x"))
+
+
+def test_paired_by_seed_pairs_only_the_seeds_both_sides_have():
+    results = [_fake(2, "time", 0.9), _fake(0, "time", 0.5), _fake(0, "rate", 0.25), _fake(1, "rate", 0.1),
+               _fake(2, "rate", 0.4)]
+    assert [r.params["seed"] for r in runner.select(results, decoding="rate")] == [0, 1, 2]
+    diff = runner.paired_by_seed(results, {"decoding": "time"}, {"decoding": "rate"}, "metrics.accuracy")
+    np.testing.assert_allclose(diff, [0.25, 0.5])  # seeds 0 and 2, in seed order; seed 1 has no time result
+
+
+@pytest.mark.parametrize("diff, sign", [([1.0, 1.2, 0.9], 1), ([-2.0, -2.5, -1.5], -1), ([1.0, -0.1, 1.2], 0),
+                                        ([0.1, 3.0, 0.1], 0), ([5.0], 0), ([], 0)])
+def test_sign_beyond_spread_needs_one_sign_and_a_mean_beyond_two_standard_errors(diff, sign):
+    assert runner.sign_beyond_spread(np.array(diff)) == sign

@@ -6,7 +6,7 @@ coding"), and the analysis of trained models. Command line: `python -m vdib_core
 """
 from .runner import (  # noqa: F401
     EXPERIMENTS, ConfigError, Data, book_results, Experiment, Param, Result, Summary, common_params, get_experiment, group,
-    load_results, read_result, register, result_path, run, run_trial, summarize, sweep, trial_key,
-    write_result,
+    load_results, paired_by_seed, read_result, register, result_path, run, run_trial, select, sign_beyond_spread,
+    summarize, sweep, trial_key, write_result,
 )
 from . import mnist, mnist_dvs, predictive_coding  # noqa: F401  (register the experiments)

@@ -434,8 +434,34 @@ def load_results(directory: str | Path, experiment: str | None = None, **where: 
     if not directory.is_dir():
         return []
     results = [read_result(p) for p in sorted(directory.rglob("*.json"))]
-    return [r for r in results if (experiment is None or r.experiment == experiment)
-            and all(r.params.get(k) == v for k, v in where.items())]
+    return select([r for r in results if experiment is None or r.experiment == experiment], **where)
+
+
+def select(results: list[Result], **where: Any) -> list[Result]:
+    """The results whose parameters equal `where`, e.g. `select(results, decoder="mlp", encoder="frozen")`."""
+    return [r for r in results if all(r.params.get(k) == v for k, v in where.items())]
+
+
+def paired_by_seed(results: list[Result], where_a: dict, where_b: dict, value: str) -> np.ndarray:
+    """Differences paired by seed: value (dotted name) of the `where_a` result minus that of the `where_b`
+    result with the same seed, for every seed both have, in seed order -> [n_seeds]."""
+    a = {r.params["seed"]: r.get(value) for r in select(results, **where_a)}
+    b = {r.params["seed"]: r.get(value) for r in select(results, **where_b)}
+    return np.array([a[s] - b[s] for s in sorted(a) if s in b], dtype=float)
+
+
+def sign_beyond_spread(diff: np.ndarray) -> int:
+    """+1 / −1 when paired differences all have that sign and their mean exceeds twice its standard error;
+    0 otherwise, and for fewer than 2 differences."""
+    diff = np.asarray(diff, dtype=float)
+    if len(diff) < 2:
+        return 0
+    se = diff.std(ddof=1) / np.sqrt(len(diff))
+    if (diff > 0).all() and diff.mean() > 2 * se:
+        return 1
+    if (diff < 0).all() and -diff.mean() > 2 * se:
+        return -1
+    return 0
 
 
 @dataclass
