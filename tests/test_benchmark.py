@@ -18,6 +18,6 @@ def test_throughput_json_interface():
         assert result[key] > 0, key
     assert abs(result["gflop_per_sample"] - 0.414) < 0.01  # design.md: ≈ 0.42 GFLOP per training sample
     # the predictive-coding model against the pre-issue-14 reference; speedups are not asserted (noisy timings)
-    for key in ("encoder_speedup", "linear_step_speedup", "mlp_step_speedup", "samples_per_s",
-                "reference_samples_per_s"):
+    for key in ("encoder_speedup", "linear_step_speedup", "mlp_step_speedup", "linear_step_bound", "mlp_step_bound",
+                "samples_per_s", "reference_samples_per_s"):
         assert result["small"][key] > 0, key

@@ -91,3 +91,33 @@ def test_decoder_reads_the_windows_like_the_reference():
     windows = readout_windows(z, 5, "sequence")  # [S, B, τ_d, N_z]
     model.eval()
     torch.testing.assert_close(model.decoder(windows), ref.reference_decoder(model.decoder, windows))
+
+
+@pytest.mark.parametrize("mode", ["bernoulli", "threshold", "deterministic"])
+@pytest.mark.parametrize("fb_decay, dtype", [(0.5, torch.float32), (0.6, torch.float32), (0.6, torch.float64)])
+def test_numpy_loops_give_the_same_bits_as_torch_ops(monkeypatch, mode, fb_decay, dtype):
+    """On the CPU the loops over time run numpy ufuncs (`_loop_ops`): the same IEEE operations as the torch ops
+    they replace, so spikes, potentials and every gradient are bit-identical, and results computed before
+    the switch are reproduced exactly (`vdib rerun`)."""
+    from vdib_core import neurons
+
+    def run() -> list[torch.Tensor]:
+        torch.manual_seed(3)
+        layer = LIFLayer(12, 16).to(dtype)
+        ro = StochasticReadout(16, 7, n_basis=3, memory=4, fb_decay=fb_decay).to(dtype)
+        with torch.no_grad():
+            ro.fb_weight.copy_(torch.randn(7) * 2)
+        x = torch.bernoulli(torch.full((30, 5, 12), 0.3, dtype=dtype))
+        h, u_h = layer(x)
+        out = ro(h, sample=mode, generator=torch.Generator().manual_seed(7))
+        w = torch.randn_like(out.z)
+        loss = (out.logits * w).sum() + (u_h.sum() + (out.z * w).sum() if mode == "threshold" else 0)
+        return [h, u_h, out.z, out.logits, *torch.autograd.grad(loss, [*layer.parameters(), *ro.parameters()])]
+
+    assert neurons._loop_ops(torch.zeros(1, dtype=dtype)) is neurons._NUMPY_OPS
+    fast = run()
+    monkeypatch.setattr(neurons, "_loop_ops", lambda x: neurons._TORCH_OPS)
+    slow = run()
+    assert 0 < fast[0].mean() < 0.5 and 0 < fast[2].mean() < 1
+    for a, b in zip(fast, slow):
+        assert torch.equal(a, b)

@@ -5,17 +5,19 @@
 - `StochasticReadout`: GLM readout neurons with a stochastic threshold (Bernoulli spikes).
 
 All sequences are time-first: [T, B, N]. Linear filters that do not depend on the layer's own
-spikes are applied to all T steps at once as a [T, T] (Toeplitz) matmul. Only the recurrence through
-a neuron's own spikes loops over time: element-wise, on preallocated [T, B, N] buffers, inside one
-autograd node (`_LIFRecursion`, `_ThresholdReadout`) whose backward loops back over time, or without
-gradient (`_readout_recursion`) when the spikes carry none.
+spikes are applied to all T steps at once as a [T, T] (Toeplitz) matmul, built once per length T.
+Only the recurrence through a neuron's own spikes loops over time: element-wise, on preallocated
+[T, B, N] buffers, inside one autograd node (`_LIFRecursion`, `_ThresholdReadout`) whose backward
+loops back over time, or without gradient (`_readout_recursion`) when the spikes carry none. On the
+CPU the forward loops run numpy ufuncs on views of those buffers (`_loop_ops`).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -73,12 +75,41 @@ class _SpikeFn(torch.autograd.Function):
         return grad_out * ctx.surrogate.grad(x), None
 
 
+class _LoopOps(NamedTuple):
+    """The element-wise operations of the loops over time, each writing into `out`."""
+    view: Callable  # tensor -> the array the ops act on, sharing the tensor's memory
+    mul: Callable
+    add: Callable
+    sub: Callable
+    gt: Callable  # writes 1.0 / 0.0 into a float `out`
+
+
+_NUMPY_OPS = _LoopOps(lambda x: x.detach().numpy(), np.multiply, np.add, np.subtract, np.greater)
+_TORCH_OPS = _LoopOps(lambda x: x, torch.mul, torch.add, torch.sub, torch.gt)
+
+
+def _loop_ops(x: torch.Tensor) -> _LoopOps:
+    """numpy for float32/float64 on the CPU: per step a ufunc call costs a fraction of a torch op's dispatch on
+    tensors this small, and it is the same IEEE operation in the same dtype, so the loops give the same bits
+    (tests/test_fast_recurrences.py); torch on other devices and dtypes."""
+    return _NUMPY_OPS if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) else _TORCH_OPS
+
+
 def causal_filter_matrix(kernel: torch.Tensor, T: int) -> torch.Tensor:
     """Toeplitz matrix A [T, T] with A[t, s] = kernel[t − s] for 0 ≤ t − s < len(kernel), else 0,
     so that (A @ x)[t] = Σ_k kernel[k] x[t − k] is the causal convolution (kernel * x)_t."""
     lags = torch.arange(T).view(T, 1) - torch.arange(T).view(1, T)  # [T, T]
     valid = (lags >= 0) & (lags < kernel.shape[0])
     return torch.where(valid, kernel[lags.clamp(0, kernel.shape[0] - 1)], torch.zeros((), dtype=kernel.dtype))
+
+
+def _cached(cache: dict, key: tuple, build: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """cache[key], built on first use; keeps the 4 most recent keys (a model sees a few lengths T)."""
+    if key not in cache:
+        while len(cache) >= 4:
+            cache.pop(next(iter(cache)))
+        cache[key] = build()
+    return cache[key]
 
 
 def psp_kernel(T: int, syn_decay: float = 0.85, mem_decay: float = 0.9) -> torch.Tensor:
@@ -131,13 +162,15 @@ class _LIFRecursion(torch.autograd.Function):
     @staticmethod
     def forward(ctx, drive: torch.Tensor, threshold: float, refr_decay: float, surrogate: Surrogate):
         s, u = torch.empty_like(drive), torch.empty_like(drive)  # [T, B, N]
-        ss, us = s.unbind(0), u.unbind(0)  # per-step views, made once
-        refr = torch.zeros_like(drive[0])  # [B, N]: R_t
-        for t, drive_t in enumerate(drive.unbind(0)):
+        state = torch.zeros((2,) + drive.shape[1:], dtype=drive.dtype, device=drive.device)  # [2, B, N]
+        ops = _loop_ops(drive)
+        ss, us, ds = (list(ops.view(a)) for a in (s, u, drive))  # per-step views, made once
+        refr, tmp = ops.view(state)  # [B, N]: R_t and ϑ R_t
+        for t in range(len(ds)):
             if t > 0:
-                refr = refr_decay * refr + ss[t - 1]
-            torch.sub(drive_t, threshold * refr, out=us[t])
-            torch.gt(us[t], threshold, out=ss[t])  # Θ(U_t − ϑ)
+                ops.add(ops.mul(refr, refr_decay, out=refr), ss[t - 1], out=refr)
+            ops.sub(ds[t], ops.mul(refr, threshold, out=tmp), out=us[t])
+            ops.gt(us[t], threshold, out=ss[t])  # Θ(U_t − ϑ)
         ctx.save_for_backward(u)
         ctx.constants = threshold, refr_decay, surrogate
         return s, u
@@ -149,7 +182,8 @@ class _LIFRecursion(torch.autograd.Function):
         g = surrogate.grad(u - threshold)  # [T, B, N]: dS_t/dU_t
         coef = refr_decay - threshold * g  # [T, B, N]
         inp = -threshold * (grad_u + g * grad_s)  # [T, B, N]
-        r_next = torch.zeros_like(u)  # [T, B, N]: ∂L/∂R_{t+1} at t
+        r_next = torch.empty_like(u)  # [T, B, N]: ∂L/∂R_{t+1} at t
+        r_next[-1] = 0  # the loop writes every earlier step
         rs, inps, coefs = r_next.unbind(0), inp.unbind(0), coef.unbind(0)  # per-step views
         for t in range(u.shape[0] - 1, 0, -1):
             torch.addcmul(inps[t], coefs[t], rs[t], out=rs[t - 1])
@@ -175,6 +209,7 @@ class LIFLayer(nn.Module):
         self.surrogate = surrogate
         self.weight = nn.Parameter(torch.randn(n_out, n_in) * (init_gain / math.sqrt(n_in)))  # [N_out, N_in]
         self.bias = nn.Parameter(torch.zeros(n_out))  # [N_out]
+        self._filters: dict = {}  # (T, device, dtype, decays) -> the κ matrix [T, T]
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x [T, B, N_in] spikes -> (S [T, B, N_out] spikes, U [T, B, N_out] membrane potentials)."""
@@ -186,7 +221,8 @@ class LIFLayer(nn.Module):
         """W(κ*x)_t for all t: x [T, B, N_in] -> [T, B, N_out]."""
         T, B, _ = x.shape
         current = x.reshape(T * B, -1) @ self.weight.t()  # [T*B, N_out]: W x_t for every t at once
-        A = causal_filter_matrix(psp_kernel(T, self.syn_decay, self.mem_decay), T).to(x)  # [T, T]
+        A = _cached(self._filters, (T, x.device, x.dtype, self.syn_decay, self.mem_decay),
+                    lambda: causal_filter_matrix(psp_kernel(T, self.syn_decay, self.mem_decay), T).to(x))  # [T, T]
         return (A @ current.view(T, -1)).view(T, B, -1)  # [T, B, N_out]
 
     @torch.no_grad()
@@ -258,6 +294,7 @@ class StochasticReadout(nn.Module):
         self.weight = nn.Parameter(torch.randn(n_out, n_basis * n_in) / math.sqrt(n_in))  # [N_z, K*N_h]: w_ijk at [i, k*N_h + j]
         self.fb_weight = nn.Parameter(torch.zeros(n_out))  # v [N_z]
         self.bias = nn.Parameter(torch.full((n_out,), math.log(init_rate / (1 - init_rate))))  # γ [N_z]: σ(γ) = init_rate
+        self._filters: dict = {}  # (T, device, dtype, ...) -> the basis matrix [T, K*T] or the feedback matrix [T, T]
 
     def feedforward(self, h: torch.Tensor) -> torch.Tensor:
         """Σ_jk w_ijk (a_k * h_j)_t + γ_i for all t: h [T, B, N_h] -> [T, B, N_z].
@@ -269,7 +306,8 @@ class StochasticReadout(nn.Module):
         K, Z = self.n_basis, self.n_out
         P = h.reshape(T * B, N) @ self.weight.view(Z, K, N).transpose(0, 1).reshape(K * Z, N).t()  # [T*B, K*Z]
         P = P.view(T, B, K, Z).permute(2, 0, 1, 3).reshape(K * T, B * Z)  # [K*T, B*Z]
-        A = torch.cat([causal_filter_matrix(self.basis[:, k], T) for k in range(K)], dim=1).to(h)  # [T, K*T]
+        A = _cached(self._filters, (T, h.device, h.dtype, self.basis._version), lambda: torch.cat(
+            [causal_filter_matrix(self.basis[:, k], T) for k in range(K)], dim=1).to(h))  # [T, K*T]
         return (A @ P).view(T, B, Z) + self.bias  # [T, B, N_z]
 
     def forward(self, h: torch.Tensor, sample: str = "bernoulli", z: torch.Tensor | None = None,
@@ -300,9 +338,14 @@ class StochasticReadout(nn.Module):
         """The feedback trace (c * z)_{t−1} = Σ_{m=1..M} fb_decay^(m−1) z_{t−m} for all t as one [T, T]
         matmul: z [T, B, N_z] -> [T, B, N_z]."""
         T = z.shape[0]
-        c = torch.cat([torch.zeros(1, dtype=torch.float64),
-                       self.fb_decay ** torch.arange(self.memory, dtype=torch.float64)])  # [M+1]: c(0) = 0
-        return (causal_filter_matrix(c, T).to(z) @ z.reshape(T, -1)).view(z.shape)
+
+        def build() -> torch.Tensor:
+            c = torch.cat([torch.zeros(1, dtype=torch.float64),
+                           self.fb_decay ** torch.arange(self.memory, dtype=torch.float64)])  # [M+1]: c(0) = 0
+            return causal_filter_matrix(c, T).to(z)  # [T, T]
+
+        A = _cached(self._filters, (T, z.device, z.dtype, "feedback", self.fb_decay, self.memory), build)
+        return (A @ z.reshape(T, -1)).view(z.shape)
 
 
 def _readout_recursion(ff: torch.Tensor, fb_weight: torch.Tensor, noise: torch.Tensor | None, fb_decay: float,
@@ -312,17 +355,19 @@ def _readout_recursion(ff: torch.Tensor, fb_weight: torch.Tensor, noise: torch.T
         trace_t = fb_decay trace_{t−1} + z_{t−1} − fb_decay^M z_{t−1−M},  u_t = ff_t + v trace_t,  z_t = Θ(u_t − ε_t)
 
     each [T, B, N_z]; trace_t = (c * z)_{t−1}, and ε = 0 when noise is None (deterministic)."""
-    z, u, trace = torch.empty_like(ff), torch.empty_like(ff), torch.zeros_like(ff)  # [T, B, N_z]
-    zs, us, traces = z.unbind(0), u.unbind(0), trace.unbind(0)  # per-step views, made once
-    eps = [0] * len(zs) if noise is None else noise.unbind(0)
-    decay_M = fb_decay ** memory
-    for t, ff_t in enumerate(ff.unbind(0)):
+    z, u, trace = torch.empty_like(ff), torch.empty_like(ff), torch.empty_like(ff)  # [T, B, N_z]
+    trace[0] = 0  # the loop writes every later step
+    ops = _loop_ops(ff)
+    zs, us, traces, ffs = (list(ops.view(a)) for a in (z, u, trace, ff))  # per-step views, made once
+    eps = [0] * len(zs) if noise is None else list(ops.view(noise))
+    v, decay_M = ops.view(fb_weight), fb_decay ** memory
+    for t in range(len(zs)):
         if t > 0:
-            torch.mul(traces[t - 1], fb_decay, out=traces[t]).add_(zs[t - 1])
-            if t > memory:
-                traces[t].sub_(zs[t - 1 - memory], alpha=decay_M)  # truncate the kernel at M (exact: z is 0/1)
-        torch.mul(traces[t], fb_weight, out=us[t]).add_(ff_t)
-        torch.gt(us[t], eps[t], out=zs[t])
+            ops.add(ops.mul(traces[t - 1], fb_decay, out=traces[t]), zs[t - 1], out=traces[t])
+            if t > memory:  # truncate the kernel at M (decay_M z is exact: z is 0/1)
+                ops.sub(traces[t], ops.mul(zs[t - 1 - memory], decay_M), out=traces[t])
+        ops.add(ops.mul(traces[t], v, out=us[t]), ffs[t], out=us[t])
+        ops.gt(us[t], eps[t], out=zs[t])
     return z, u, trace
 
 
@@ -351,12 +396,16 @@ class _ThresholdReadout(torch.autograd.Function):
         g = surrogate.grad(u - noise)  # [T, B, N_z]: dz_t/du_t
         c = grad_u + g * grad_z  # [T, B, N_z]: G_t without the feedback path
         vc, vg = v * c, v * g  # [T, B, N_z]: a_t = vc_t + vg_t b_t
-        a, b = torch.empty_like(u), torch.zeros_like(u)  # [T, B, N_z]
+        a, b = torch.empty_like(u), torch.empty_like(u)  # [T, B, N_z]
+        b[-1] = 0  # the loop writes every earlier step
         as_, bs, vcs, vgs = a.unbind(0), b.unbind(0), vc.unbind(0), vg.unbind(0)  # per-step views
+        ops = _loop_ops(u)
+        an, bn = list(ops.view(a)), list(ops.view(b))  # the same memory, for the cheap ops
         T, decay_M = u.shape[0], fb_decay ** memory
         torch.addcmul(vcs[T - 1], vgs[T - 1], bs[T - 1], out=as_[T - 1])
         for t in range(T - 2, -1, -1):
-            torch.mul(bs[t + 1], fb_decay, out=bs[t]).add_(as_[t + 1])
+            ops.add(ops.mul(bn[t + 1], fb_decay, out=bn[t]), an[t + 1], out=bn[t])
+            # torch for the two multiply-adds: they are fused (one rounding), numpy has no such ufunc
             if t + 1 + memory < T:
                 bs[t].sub_(as_[t + 1 + memory], alpha=decay_M)
             torch.addcmul(vcs[t], vgs[t], bs[t], out=as_[t])
