@@ -121,3 +121,18 @@ def test_numpy_loops_give_the_same_bits_as_torch_ops(monkeypatch, mode, fb_decay
     assert 0 < fast[0].mean() < 0.5 and 0 < fast[2].mean() < 1
     for a, b in zip(fast, slow):
         assert torch.equal(a, b)
+
+
+def test_filter_matrices_are_cached_per_length_and_usable_for_training_after_inference_mode():
+    model = HybridModel(VDIBConfig(n_in=6, n_hidden=(8,), n_readout=4, n_out=3, tau_d=2))
+    x = torch.bernoulli(torch.full((12, 2, 6), 0.4))
+    with torch.inference_mode():
+        model(x, sample="deterministic")  # builds the filter matrices for T = 12
+    out = model(x, sample="threshold")
+    (out.out.sum() + out.logits.sum()).backward()
+    assert all(p.grad is not None for p in model.encoder.parameters())
+    filters = model.encoder.readout._filters
+    assert len(filters) == 1 and len(model.encoder.hidden[0]._filters) == 1
+    A = next(iter(filters.values()))
+    model(x[:7], sample="deterministic")
+    assert len(filters) == 2 and next(iter(filters.values())) is A  # one per length, reused

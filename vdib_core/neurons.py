@@ -104,11 +104,13 @@ def causal_filter_matrix(kernel: torch.Tensor, T: int) -> torch.Tensor:
 
 
 def _cached(cache: dict, key: tuple, build: Callable[[], torch.Tensor]) -> torch.Tensor:
-    """cache[key], built on first use; keeps the 4 most recent keys (a model sees a few lengths T)."""
+    """cache[key], built on first use; keeps the 4 most recent keys (a model sees a few lengths T). Built as a
+    normal tensor even under torch.inference_mode, so that a later training step can save it for backward."""
     if key not in cache:
         while len(cache) >= 4:
             cache.pop(next(iter(cache)))
-        cache[key] = build()
+        with torch.inference_mode(False):
+            cache[key] = build()
     return cache[key]
 
 
