@@ -55,15 +55,20 @@ def _check_data(data: tuple[torch.Tensor, torch.Tensor], name: str) -> tuple[tor
     return X, Y
 
 
+def input_spikes(X: torch.Tensor, input_fn: InputFn | None, gen: torch.Generator) -> torch.Tensor:
+    """A batch-first batch X -> time-first float input spikes [T, B, N_in]: `input_fn(X, gen)`, or X itself
+    (already spikes [B, T, N_in]) when there is none."""
+    return (input_fn(X, gen) if input_fn is not None else X.transpose(0, 1)).float()  # [T, B, N_in]
+
+
 def _batch(model: HybridModel, X: torch.Tensor, Y: torch.Tensor, input_fn: InputFn | None,
            gen: torch.Generator, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Batch-first (X, Y) -> time-first input spikes [T, B, N_in] and aligned targets."""
     X, Y = X.to(device), Y.to(device)
-    x = input_fn(X, gen) if input_fn is not None else X.transpose(0, 1)  # [T, B, N_in]
     y = Y.transpose(0, 1) if model.cfg.target == "sequence" else Y  # [T, B, ...] or [B, ...]
     if model.cfg.likelihood != "categorical":
         y = y.float()
-    return x.float(), y
+    return input_spikes(X, input_fn, gen), y
 
 
 def task_metric(model: HybridModel, out, y: torch.Tensor) -> torch.Tensor:

@@ -32,7 +32,7 @@ import torch
 
 from .. import __version__
 from ..model import DECODERS, DECODINGS, ESTIMATORS, HybridModel, VDIBConfig
-from ..train import InputFn, TrainConfig, fit, pick_device
+from ..train import InputFn, TrainConfig, fit, input_spikes, pick_device
 
 TOP_LEVEL = ("experiment", "params", "metrics", "references", "history", "provenance")
 EXECUTION_ONLY = ("device",)  # recorded, but not part of a trial's identity (the numbers should not depend on it)
@@ -107,8 +107,7 @@ def common_params(**defaults: Any) -> tuple[Param, ...]:
     """The model / training parameters every experiment takes; `defaults` overrides their defaults."""
     d = dict(decoder="linear", decoding="time", decoder_hidden=256, beta=1e-3, r=0.2, tau_d=5,
              estimator="pathwise", encoder="trained", init="gain", init_gain=5.0, init_rate=0.08, seed=0, epochs=10,
-             batch_size=64,
-             lr_encoder=1e-3, lr_decoder=1e-3, device=None)
+             batch_size=64, lr_encoder=1e-3, lr_decoder=1e-3, device=None)
     unknown = set(defaults) - set(d)
     if unknown:
         raise ConfigError(f"unknown common parameters {sorted(unknown)}")
@@ -297,10 +296,8 @@ def initialise(model: HybridModel, data: Data, p: dict) -> list[dict[str, float]
     Draws input spikes from its own generator: the training run's random streams are untouched."""
     if not model.encoder.hidden:
         return []
-    X = data.train[0][:CALIBRATION_BATCH]
-    gen = torch.Generator().manual_seed(p["seed"])
-    x = data.input_fn(X, gen) if data.input_fn is not None else X.transpose(0, 1)  # [T, B, N_in]
-    return model.encoder.calibrate(x.float(), p["init_rate"] if p["init"] == "calibrated" else None)
+    x = input_spikes(data.train[0][:CALIBRATION_BATCH], data.input_fn, torch.Generator().manual_seed(p["seed"]))
+    return model.encoder.calibrate(x, p["init_rate"] if p["init"] == "calibrated" else None)  # x [T, B, N_in]
 
 
 def _atomic_write(path: Path, write: Callable[[Any], None], mode: str) -> None:
