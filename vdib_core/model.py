@@ -19,6 +19,7 @@ TARGETS = ("static", "sequence")
 ESTIMATORS = ("score", "pathwise")
 BASELINES = ("loo", "none")
 LEARNING_SIGNALS = ("to_go", "window")
+DECODER_INPUTS = ("centre", "standardise")
 
 
 @dataclass
@@ -57,6 +58,8 @@ class VDIBConfig:
     n_basis: int = 8
     memory: int = 10
     fb_decay: float = 0.5
+    readout_init_gain: float = 1.0  # scales the readout's initial weights (an untrained control that responds)
+    decoder_input: str = "centre"  # decoder inputs minus their running mean, or also divided by their running sd
 
     def __post_init__(self):
         if isinstance(self.n_hidden, int):  # n_hidden=600: one hidden layer of 600 neurons
@@ -66,7 +69,8 @@ class VDIBConfig:
         for name, value, allowed in [("decoder", self.decoder, DECODERS), ("decoding", self.decoding, DECODINGS),
                                      ("likelihood", self.likelihood, LIKELIHOODS), ("target", self.target, TARGETS),
                                      ("estimator", self.estimator, ESTIMATORS), ("baseline", self.baseline, BASELINES),
-                                     ("learning_signal", self.learning_signal, LEARNING_SIGNALS)]:
+                                     ("learning_signal", self.learning_signal, LEARNING_SIGNALS),
+                                     ("decoder_input", self.decoder_input, DECODER_INPUTS)]:
             if value not in allowed:
                 raise ValueError(f"unknown {name} {value!r}; expected one of {allowed}")
         for name in ("n_in", "n_readout", "n_out", "tau_d", "decoder_hidden", "n_basis", "memory"):
@@ -76,6 +80,8 @@ class VDIBConfig:
             raise ValueError(f"hidden layer sizes must be >= 1, got {self.n_hidden}")
         if not 0 < self.r < 1:
             raise ValueError(f"target rate r must be in (0, 1), got {self.r}")
+        if not self.readout_init_gain >= 0:
+            raise ValueError(f"readout_init_gain must be >= 0, got {self.readout_init_gain}")
         if not self.beta >= 0:
             raise ValueError(f"beta must be >= 0, got {self.beta}")
         if self.likelihood == "categorical" and self.n_out < 2:
@@ -98,7 +104,8 @@ class SNNEncoder(nn.Module):
                      refr_decay=cfg.refr_decay, init_gain=cfg.init_gain, surrogate=sur)
             for a, b in zip(sizes[:-1], sizes[1:]))
         self.readout = StochasticReadout(sizes[-1], cfg.n_readout, n_basis=cfg.n_basis, memory=cfg.memory,
-                                         fb_decay=cfg.fb_decay, init_rate=cfg.r, surrogate=sur)
+                                         fb_decay=cfg.fb_decay, init_rate=cfg.r, surrogate=sur,
+                                         init_gain=cfg.readout_init_gain)
 
     @torch.no_grad()
     def calibrate(self, x: torch.Tensor, rate: float | None) -> list[dict[str, float]]:
@@ -136,26 +143,37 @@ def readout_windows(z: torch.Tensor, tau_d: int, target: str) -> torch.Tensor:
     return z.unfold(0, tau_d, 1).permute(0, 1, 3, 2)  # [S, B, τ_d, N_z]
 
 
-class InputCentering(nn.Module):
-    """Subtracts a running mean of the decoder's inputs (started at the first training batch's mean).
-    Keeps ReLU decoders alive on 0/1 spike windows (design.md: raw windows killed ~half the units)."""
+class InputNorm(nn.Module):
+    """Puts the decoder's inputs on a common scale (book chapter "The VDIB objective and its gradients",
+    section "Equal footing for time and rate decoding"): subtracts a running mean of each input and, with
+    `standardise`, divides by its running standard deviation; both start at the first training batch's.
+    Centring keeps ReLU decoders alive on 0/1 spike windows (raw windows killed about half the units);
+    standardising gives a count (rate decoding) and a single spike (time decoding) the same unit scale, so
+    Adam's per-weight steps of about the learning rate move both decoders' first layers alike."""
 
-    def __init__(self, shape: tuple[int, ...], momentum: float = 0.01):
+    def __init__(self, shape: tuple[int, ...], standardise: bool = False, momentum: float = 0.01, eps: float = 1e-4):
         super().__init__()
-        self.momentum = momentum
+        self.standardise, self.momentum, self.eps = standardise, momentum, eps
         self.register_buffer("mean", torch.zeros(shape))
+        self.register_buffer("var", torch.ones(shape))
         self.register_buffer("started", torch.zeros((), dtype=torch.bool))
 
     def forward(self, v: torch.Tensor) -> torch.Tensor:
         if self.training:
             with torch.no_grad():
                 batch_mean = v.mean(0)
+                batch_var = v.var(0, unbiased=False) if self.standardise else None
                 if not bool(self.started):
                     self.mean.copy_(batch_mean)
+                    if batch_var is not None:
+                        self.var.copy_(batch_var)
                     self.started.fill_(True)
                 else:
                     self.mean.lerp_(batch_mean, self.momentum)
-        return v - self.mean
+                    if batch_var is not None:
+                        self.var.lerp_(batch_var, self.momentum)
+        v = v - self.mean
+        return v * torch.rsqrt(self.var + self.eps) if self.standardise else v
 
 
 class Decoder(nn.Module):
@@ -168,7 +186,7 @@ class Decoder(nn.Module):
         self.kind, self.decoding = cfg.decoder, cfg.decoding
         steps = cfg.tau_d if cfg.decoding == "time" else 1
         n_z = cfg.n_readout
-        self.centre = InputCentering((steps, n_z))
+        self.centre = InputNorm((steps, n_z), standardise=cfg.decoder_input == "standardise")
         if cfg.decoder == "linear":
             self.net = nn.Sequential(nn.Flatten(), nn.Linear(steps * n_z, cfg.n_out))
         elif cfg.decoder == "mlp":
@@ -179,6 +197,17 @@ class Decoder(nn.Module):
             self.net = nn.Sequential(nn.Conv1d(steps, c1, 3, padding=1), nn.ReLU(),
                                      nn.Conv1d(c1, c2, 3, padding=1), nn.ReLU(),
                                      nn.Flatten(), nn.Linear(c2 * n_z, cfg.n_out))
+
+    @torch.no_grad()
+    def init_prior(self, prior: torch.Tensor) -> None:
+        """Start the output layer at the target prior (`objective.target_prior`): zero weights and the prior
+        as bias, so that the untrained decoder predicts the prior whatever its input (the hidden layers
+        keep their random weights and start learning after the first step)."""
+        last = self.net[-1]  # nn.Linear in every decoder family
+        if prior.shape != last.bias.shape:
+            raise ValueError(f"prior must have shape {list(last.bias.shape)}, got {list(prior.shape)}")
+        last.weight.zero_()
+        last.bias.copy_(prior.to(last.bias))
 
     def forward(self, windows: torch.Tensor) -> torch.Tensor:
         S, B, tau, n_z = windows.shape

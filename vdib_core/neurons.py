@@ -288,12 +288,12 @@ class StochasticReadout(nn.Module):
     """
 
     def __init__(self, n_in: int, n_out: int, *, n_basis: int = 8, memory: int = 10, fb_decay: float = 0.5,
-                 init_rate: float = 0.5, surrogate: Surrogate = Surrogate()):
+                 init_rate: float = 0.5, surrogate: Surrogate = Surrogate(), init_gain: float = 1.0):
         super().__init__()
         self.n_in, self.n_out, self.n_basis, self.memory, self.fb_decay = n_in, n_out, n_basis, memory, fb_decay
         self.surrogate = surrogate
         self.register_buffer("basis", raised_cosine_basis(n_basis, memory))  # [M, K]
-        self.weight = nn.Parameter(torch.randn(n_out, n_basis * n_in) / math.sqrt(n_in))  # [N_z, K*N_h]: w_ijk at [i, k*N_h + j]
+        self.weight = nn.Parameter(init_gain * torch.randn(n_out, n_basis * n_in) / math.sqrt(n_in))  # [N_z, K*N_h]: w_ijk at [i, k*N_h + j]
         self.fb_weight = nn.Parameter(torch.zeros(n_out))  # v [N_z]
         self.bias = nn.Parameter(torch.full((n_out,), math.log(init_rate / (1 - init_rate))))  # γ [N_z]: σ(γ) = init_rate
         self._filters: dict = {}  # (T, device, dtype, ...) -> the basis matrix [T, K*T] or the feedback matrix [T, T]

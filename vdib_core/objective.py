@@ -73,6 +73,29 @@ def decoder_nll(out: torch.Tensor, y: torch.Tensor, likelihood: str) -> torch.Te
     raise ValueError(f"unknown likelihood {likelihood!r}")
 
 
+def target_prior(y: torch.Tensor, likelihood: str, n_out: int) -> torch.Tensor:
+    """The decoder output that predicts the training targets' prior, whatever the input (book chapter "The
+    VDIB objective and its gradients", section "Equal footing for time and rate decoding") -> [n_out]:
+    Bernoulli: the logit of each output's mean target; categorical: log class frequencies; Gaussian: the
+    mean. Frequencies are smoothed by half a count (Krichevsky–Trofimov), so that a pixel that is always 0
+    or a class never seen gets a finite logit. y: targets with the outputs last ([..., n_out]) or, for a
+    categorical likelihood, class indices of any shape."""
+    if likelihood == "categorical":
+        counts = torch.bincount(y.flatten().long(), minlength=n_out).double()  # [C]
+        if len(counts) != n_out:
+            raise ValueError(f"class indices must be in [0, {n_out}), got a maximum of {int(y.max())}")
+        return torch.log((counts + 0.5) / (counts.sum() + 0.5 * n_out)).float()
+    if y.shape[-1] != n_out:
+        raise ValueError(f"targets must have {n_out} outputs in their last dimension, got shape {list(y.shape)}")
+    flat = y.reshape(-1, n_out).double()  # [N, n_out]
+    if likelihood == "gaussian":
+        return flat.mean(0).float()
+    if likelihood == "bernoulli":
+        p = (flat.sum(0) + 0.5) / (len(flat) + 1.0)  # [n_out], in (0, 1)
+        return (torch.log(p) - torch.log1p(-p)).float()
+    raise ValueError(f"unknown likelihood {likelihood!r}")
+
+
 class LossTerms(NamedTuple):
     nll: torch.Tensor  # [B] Σ_t −log q(y_t | window), nats
     kl: torch.Tensor  # [B] Σ_t Σ_i KL(Bern(σ(u)) ‖ Bern(r)), nats

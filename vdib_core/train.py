@@ -7,6 +7,7 @@ time-first input spikes [T, B, N_in] (e.g. rate-encoded images). Without it, X m
 """
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -18,7 +19,7 @@ from tqdm.auto import tqdm
 
 from . import __version__
 from .model import HybridModel, VDIBConfig
-from .objective import align_targets, decoder_nll, estimator_loss, vdib_loss
+from .objective import align_targets, decoder_nll, estimator_loss, target_prior, vdib_loss
 
 InputFn = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -33,10 +34,14 @@ class TrainConfig:
     device: str | None = None  # None: CUDA when available, else CPU
     progress: bool = True
     eval_batch_size: int = 256
+    patience: int | None = None  # with `val`: stop after this many passes without a better validation metric
+    output_prior: bool = False  # start the decoder's output at the training targets' prior (Decoder.init_prior)
 
     def __post_init__(self):
         if self.epochs < 0 or self.batch_size < 1:
             raise ValueError(f"need epochs >= 0 and batch_size >= 1, got {self.epochs}, {self.batch_size}")
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"patience must be >= 1 (or None: no early stopping), got {self.patience}")
         if not (self.lr_encoder >= 0 and self.lr_decoder > 0):
             raise ValueError("learning rates must be >= 0 (encoder) and > 0 (decoder)")
 
@@ -83,6 +88,21 @@ def task_metric(model: HybridModel, out, y: torch.Tensor) -> torch.Tensor:
     return decoder_nll(out.out, y_s, "bernoulli").mean(0)
 
 
+def higher_is_better(cfg: VDIBConfig) -> bool:
+    """Whether the task metric of `task_metric` improves upwards (accuracy) or downwards (BCE, squared error)."""
+    return cfg.likelihood == "categorical"
+
+
+def best_epoch(history: list[dict], higher: bool) -> int | None:
+    """The pass (1-based `epoch`) with the best `val_metric` in a `fit` history (the first of ties), or None
+    without validation records: the pass whose weights `fit` keeps when it stops early."""
+    scored = [(h["val_metric"], h["epoch"]) for h in history if "val_metric" in h]
+    if not scored:
+        return None
+    best = max(scored, key=lambda s: (s[0], -s[1])) if higher else min(scored, key=lambda s: (s[0], s[1]))
+    return best[1]
+
+
 def _stats(model: HybridModel, out, terms, metric: torch.Tensor) -> dict[str, float]:
     s = {"loss": terms.total.mean().item(), "nll": terms.nll.mean().item(), "kl": terms.kl.mean().item(),
          "metric": metric.mean().item(), "readout_rate": out.z.mean().item()}
@@ -124,13 +144,15 @@ def _adam(params: list, lr: float) -> torch.optim.Adam | None:
 
 
 def save_checkpoint(path: str | Path, model: HybridModel, *, train_cfg: TrainConfig | None = None, epoch: int = 0,
-                    history: list | None = None, optimizers: dict | None = None) -> None:
-    """Weights + model config + training config + package version (+ optimiser state and history)."""
+                    history: list | None = None, optimizers: dict | None = None, best_model: dict | None = None) -> None:
+    """Weights + model config + training config + package version (+ optimiser state, history and the
+    weights of the best validation pass)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"version": __version__, "model_cfg": model.cfg.to_dict(), "model": model.state_dict(),
                 "train_cfg": asdict(train_cfg) if train_cfg else None, "epoch": epoch, "history": history or [],
-                "optimizers": {k: o.state_dict() for k, o in (optimizers or {}).items() if o is not None}},
+                "optimizers": {k: o.state_dict() for k, o in (optimizers or {}).items() if o is not None},
+                "best_model": best_model},
                path.with_suffix(".tmp"))
     path.with_suffix(".tmp").replace(path)  # atomic: a crash never leaves half a checkpoint
 
@@ -169,23 +191,37 @@ def fit(model: HybridModel, train: tuple[torch.Tensor, torch.Tensor], cfg: Train
     named in `model.cfg`; returns the per-epoch history (loss components, firing rates, task metric,
     and the same on `val`). Each epoch's shuffling and spike draws come from (seed, epoch), so a resumed
     run reproduces an uninterrupted one. With `checkpoint`, saves after every epoch; a non-finite loss
-    or gradient saves the last good weights there and raises FloatingPointError naming the step."""
+    or gradient saves the last good weights there and raises FloatingPointError naming the step.
+
+    Early stopping (`cfg.patience` with `val`): after each pass the model is evaluated on `val`; training
+    stops once `patience` passes have not improved on the best validation metric (`best_epoch`), and the
+    model is left with the weights of that best pass. `cfg.output_prior` first sets the decoder's output
+    to the prior of the training targets (`Decoder.init_prior`)."""
     X, Y = _check_data(train, "train")
+    if cfg.patience is not None and val is None:
+        raise ValueError("early stopping (patience) needs validation data: pass val=(X_val, Y_val)")
     device = pick_device(cfg.device)
     model.to(device).train()
+    if cfg.output_prior and not (resume and checkpoint and Path(checkpoint).exists()):
+        model.decoder.init_prior(target_prior(Y, model.cfg.likelihood, model.cfg.n_out))
     sample = "bernoulli" if model.cfg.estimator == "score" else "threshold"
     opts = {"encoder": _adam(model.encoder_parameters(), cfg.lr_encoder),
             "decoder": _adam(model.decoder_parameters(), cfg.lr_decoder)}
     history: list[dict] = []
     start = 0
+    best_state = None  # weights of the best validation pass so far (early stopping)
     if resume and checkpoint and Path(checkpoint).exists():
         ckpt = _read_checkpoint(checkpoint, device)
         model.load_state_dict(ckpt["model"])
         for k, o in opts.items():
             if o is not None and k in ckpt["optimizers"]:
                 o.load_state_dict(ckpt["optimizers"][k])
-        history, start = ckpt["history"], ckpt["epoch"]
+        history, start, best_state = ckpt["history"], ckpt["epoch"], ckpt.get("best_model")
+    higher = higher_is_better(model.cfg)
     for epoch in range(start, cfg.epochs):
+        best = best_epoch(history, higher)
+        if cfg.patience is not None and best is not None and len(history) - best >= cfg.patience:
+            break  # resumed after the stopping point
         gen = torch.Generator(device=device).manual_seed(cfg.seed * 100_003 + epoch)
         order = torch.randperm(len(X), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
         sums: dict[str, float] = {}
@@ -223,6 +259,13 @@ def fit(model: HybridModel, train: tuple[torch.Tensor, torch.Tensor], cfg: Train
             record.update({f"val_{k}": v for k, v in evaluate(model, val, input_fn=input_fn, sample=sample,
                                                               batch_size=cfg.eval_batch_size, seed=cfg.seed).items()})
         history.append(record)
+        if cfg.patience is not None and best_epoch(history, higher) == epoch + 1:
+            best_state = copy.deepcopy(model.state_dict())
         if checkpoint:
-            save_checkpoint(checkpoint, model, train_cfg=cfg, epoch=epoch + 1, history=history, optimizers=opts)
+            save_checkpoint(checkpoint, model, train_cfg=cfg, epoch=epoch + 1, history=history, optimizers=opts,
+                            best_model=best_state)
+        if cfg.patience is not None and len(history) - best_epoch(history, higher) >= cfg.patience:
+            break
+    if cfg.patience is not None and best_state is not None:
+        model.load_state_dict(best_state)  # the reported model is the best-on-validation one
     return history

@@ -4,7 +4,9 @@
     vdib run predictive-coding --out runs/pc --delta 1 --decoder mlp [--quick]
     vdib sweep predictive-coding --out runs/pc --delta=-3..3 --decoding time,rate --seed 0..2 [--quick]
     vdib sweep predictive-coding --out runs/pc --seed 0..9 --backend ray --address auto --cpus-per-trial 1
-    vdib rerun runs/pc/predictive-coding-0123456789ab.json --out runs/check
+    vdib tune predictive-coding --out runs/tune --seed 100 --decoding rate --lr-encoder 0.01,0.03,0.1 \
+        --lr-decoder 0.003,0.01,0.03 --then-tau-d 1..4
+    vdib rerun runs/pc/predictive-coding-0123456789ab.json --out runs/check [--tolerance 1e-3]
     vdib show runs/pc --by decoding,delta
     vdib evaluator [--retrain] [--path FILE]
 
@@ -14,24 +16,30 @@ gets a one-line error and exit status 2; a trial that fails while running exits 
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import runner
-from .runner import (
-    EXPERIMENTS, ConfigError, Result, get_experiment, group, load_results, read_result, summary_line, write_result,
-)
+from . import sweeps, trials, tuning
+from .registry import EXPERIMENTS, ConfigError, get_experiment
+from .results import Result, load_results, read_result, write_result
+from .stats import group
+from .trials import summary_line
 
-VERBS = ("list", "run", "sweep", "rerun", "show", "evaluator")
-USAGE = """usage: vdib {list,run,sweep,rerun,show,evaluator} ...
+VERBS = ("list", "run", "sweep", "tune", "rerun", "show", "evaluator")
+USAGE = """usage: vdib {list,run,sweep,tune,rerun,show,evaluator} ...
   vdib list                                          experiments, parameters, defaults, allowed values
   vdib run EXPERIMENT --out DIR [--PARAM VALUE ...] [--quick]
   vdib sweep EXPERIMENT --out DIR [--quick] --PARAM v1,v2,... [--PARAM lo..hi] ...
              [--backend local|ray] [--address auto|ray://HOST:PORT] [--cpus-per-trial N] [--gpus-per-trial F]
-  vdib rerun RESULT.json --out DIR
+  vdib tune EXPERIMENT --out DIR [--quick] --PARAM v1,v2,... [--then-PARAM v1,v2,...] [--PARAM VALUE ...]
+             [--metric NAME] [--mode max|min] [--max-extensions N]
+                                                     tune a variant on validation: a grid over the listed
+                                                     parameters, extended at an edge, then the --then- ones
+  vdib rerun RESULT.json --out DIR [--tolerance REL]
   vdib show DIR [--by PARAM,PARAM,...]
   vdib evaluator [--retrain] [--path FILE]             the MNIST judge: load (or train) it, print its accuracy"""
 
@@ -109,7 +117,7 @@ def _configure(name: str, options: dict[str, str], quick: bool) -> dict:
 
 
 def _run_one(name: str, params: dict, out: Path, progress: bool = True) -> dict:
-    result, arrays = runner.run_trial(name, params, progress=progress)
+    result, arrays = trials.run_trial(name, params, progress=progress)
     path = write_result(out, result, arrays)
     print(f"{path}: {summary_line(result)}")
     return result
@@ -153,7 +161,7 @@ def cmd_sweep(args: list[str]) -> int:
     if backend == "local":
         if ray_options:
             raise ConfigError(f"--{next(iter(ray_options)).replace('_', '-')} is for --backend ray")
-        runner.sweep(exp.name, out, quick=quick, **axes)
+        sweeps.sweep(exp.name, out, quick=quick, **axes)
         return 0
     if backend != "ray":
         raise ConfigError(f"--backend must be local or ray, got {backend!r}")
@@ -164,28 +172,81 @@ def cmd_sweep(args: list[str]) -> int:
     except cluster.TrialsFailed as e:
         print(f"vdib sweep: {len(e.failures)} trial(s) failed twice (the others are in {out}):", file=sys.stderr)
         for params, error in e.failures:
-            print(f"  {runner.label(params, axes)} {error}", file=sys.stderr)
+            print(f"  {sweeps.label(params, axes)} {error}", file=sys.stderr)
         return 1
     return 0
 
 
+def cmd_tune(args: list[str]) -> int:
+    positional, options, quick = _options(args)
+    if len(positional) != 1:
+        raise ConfigError("tune takes one experiment: vdib tune EXPERIMENT --out DIR --PARAM v1,v2 ...")
+    exp = get_experiment(positional[0])
+    out = _writable(options.pop("out", None))
+    metric = options.pop("metric", "val_accuracy")
+    mode = options.pop("mode", "max")
+    if mode not in ("max", "min"):
+        raise ConfigError(f"--mode must be max or min, got {mode!r}")
+    extensions = options.pop("max_extensions", "2")
+    if not extensions.isdigit():
+        raise ConfigError(f"--max-extensions expects a non-negative integer, got {extensions!r}")
+    fixed, grid, then = {}, {}, {}
+    for name, text in options.items():
+        stage2 = name.startswith("then_")
+        prm = exp.param(name[5:] if stage2 else name)
+        values = _sweep_values(prm, text)
+        if stage2:
+            then[prm.name] = values
+        elif len(values) > 1:
+            grid[prm.name] = values
+        else:
+            fixed[prm.name] = values[0]
+    if not grid:
+        raise ConfigError("tune needs at least one parameter with several values (the grid), e.g. --lr-encoder 0.01,0.1")
+    tuning.tune(exp.name, out, fixed=fixed, grid=grid, then=then or None, metric=f"metrics.{metric}",
+                maximize=mode == "max", max_extensions=int(extensions), quick=quick)
+    return 0
+
+
+MACHINE = ("cpu", "gpu", "device", "threads", "torch")  # provenance that can change the rounding
+
+
 def cmd_rerun(args: list[str]) -> int:
     positional, options, quick = _options(args)
-    if len(positional) != 1 or quick or set(options) - {"out"}:
-        raise ConfigError("rerun takes one result file and --out: vdib rerun RESULT.json --out DIR")
+    if len(positional) != 1 or quick or set(options) - {"out", "tolerance"}:
+        raise ConfigError("rerun takes one result file and --out: vdib rerun RESULT.json --out DIR [--tolerance REL]")
+    try:
+        tolerance = float(options.get("tolerance", "0"))
+    except ValueError:
+        raise ConfigError(f"--tolerance expects a number, got {options['tolerance']!r}") from None
+    if not tolerance >= 0:
+        raise ConfigError(f"--tolerance must be >= 0, got {tolerance}")
     old = read_result(positional[0])
     out = _writable(options.get("out"))
-    params = dict(old.params)
-    new = _run_one(old.experiment, params, out)
-    differ = []
+    new = _run_one(old.experiment, dict(old.params), out)
+    worst = 0.0
     for key, value in old.metrics.items():
         now = new["metrics"].get(key)
-        same = now is not None and abs(now - value) <= 1e-6 * max(1.0, abs(value))
-        differ += [] if same else [key]
-        print(f"  {key}: recorded {value:.6g}, now {now:.6g}  {'same' if same else 'DIFFERENT'}")
-    if differ:
-        print(f"vdib rerun: {len(differ)} metric(s) differ from the recorded result", file=sys.stderr)
-    return 1 if differ else 0
+        rel = math.inf if now is None else abs(now - value) / max(1e-12, abs(value)) if now != value else 0.0
+        worst = max(worst, rel)
+        verdict = "identical" if rel == 0 else f"relative difference {rel:.2g}"
+        print(f"  {key}: recorded {value:.6g}, now {now:.6g}  {verdict}")
+    machine = [f"{k}: recorded {old.provenance.get(k)!r}, now {new['provenance'].get(k)!r}" for k in MACHINE
+               if old.provenance.get(k) != new["provenance"].get(k)]
+    if worst == 0:
+        print("vdib rerun: identical: every metric is bit for bit the recorded one")
+        return 0
+    if worst <= tolerance:
+        print(f"vdib rerun: within the tolerance {tolerance:g} (largest relative difference {worst:.2g})")
+        return 0
+    print(f"vdib rerun: different: largest relative difference {worst:.2g} (tolerance {tolerance:g})", file=sys.stderr)
+    if machine:
+        print("  this machine differs from the one that made the result, and floating-point rounding with it:\n  "
+              + "\n  ".join(machine), file=sys.stderr)
+    elif "cpu" not in old.provenance:
+        print("  the result does not record its CPU; bitwise equality holds only on the same kind of CPU",
+              file=sys.stderr)
+    return 1
 
 
 def _table(results: list[Result], by: list[str]) -> str:
@@ -262,7 +323,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # huge pages: fewer first-touch faults on big gradients
     try:
-        return {"list": cmd_list, "run": cmd_run, "sweep": cmd_sweep, "rerun": cmd_rerun, "show": cmd_show,
+        return {"list": cmd_list, "run": cmd_run, "sweep": cmd_sweep, "tune": cmd_tune, "rerun": cmd_rerun,
+                "show": cmd_show,
                 "evaluator": cmd_evaluator}[verb](args)
     except ConfigError as e:
         print(f"vdib {verb}: error: {e}", file=sys.stderr)

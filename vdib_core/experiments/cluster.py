@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .runner import ConfigError, label, plan, result_path, run_trial, summary_line, write_result
+from .registry import ConfigError
+from .results import result_path, write_result
+from .sweeps import label, plan
+from .trials import run_trial, summary_line
 
 INSTALL = "pip install 'vdib_core[cluster]'"
 RETRIES = 1  # a failed trial runs once more before it counts as failed
@@ -60,7 +63,7 @@ def sweep(name: str, out: str | Path, *, quick: bool = False, progress: bool = T
     Uses the Ray this process has already joined, else `ray.init(address)`: "auto" joins the cluster
     that `ray start` started on this machine, "HOST:PORT" or "ray://HOST:PORT" (Ray client) another one;
     None joins the one `RAY_ADDRESS` names or one running here, and else starts a Ray for this sweep. Returns the result paths of every trial of the grid, like
-    `runner.sweep`; raises `TrialsFailed` if any trial failed twice, after all the others have landed."""
+    `sweeps.sweep`; raises `TrialsFailed` if any trial failed twice, after all the others have landed."""
     if not cpus_per_trial > 0 or not gpus_per_trial >= 0:
         raise ConfigError(f"--cpus-per-trial must be > 0 and --gpus-per-trial >= 0, got {cpus_per_trial}, "
                           f"{gpus_per_trial}")

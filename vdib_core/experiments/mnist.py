@@ -21,7 +21,7 @@ from ..data import load_mnist, rate_encode
 from ..model import HybridModel, VDIBConfig
 from ..objective import vdib_loss
 from .evaluator import Evaluator, load_evaluator
-from .runner import Data, Experiment, Param, common_params, register
+from .registry import Data, Experiment, Param, common_params, model_fields, register
 
 N_PIXELS, N_SHOWN = 784, 16
 
@@ -62,9 +62,7 @@ class MNIST(Experiment):
 
     def model_config(self, p: dict) -> VDIBConfig:
         return VDIBConfig(n_in=N_PIXELS, n_hidden=(p["n_hidden"],), n_readout=p["n_readout"], n_out=N_PIXELS,
-                          tau_d=p["tau_d"], likelihood="bernoulli", target="static", decoder=p["decoder"],
-                          decoding=p["decoding"], decoder_hidden=p["decoder_hidden"], beta=p["beta"], r=p["r"],
-                          estimator=p["estimator"], init_gain=p["init_gain"])
+                          tau_d=p["tau_d"], likelihood="bernoulli", target="static", **model_fields(p))
 
     @torch.no_grad()
     def evaluate(self, model: HybridModel, data: Data, p: dict) -> dict[str, float]:

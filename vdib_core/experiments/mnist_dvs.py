@@ -24,7 +24,7 @@ from ..model import HybridModel, VDIBConfig
 from ..objective import vdib_loss
 from .analysis import embed_2d, knn_separability
 from .mnist import evaluator
-from .runner import ConfigError, Data, Experiment, Param, common_params, register
+from .registry import ConfigError, Data, Experiment, Param, common_params, model_fields, register
 
 N_INPUTS, N_PIXELS = 2 * 26 * 26, 784
 EVAL_BATCH = 100
@@ -114,9 +114,7 @@ class MNISTDVSExperiment(Experiment):
 
     def model_config(self, p: dict) -> VDIBConfig:
         return VDIBConfig(n_in=N_INPUTS, n_hidden=(p["n_hidden"],), n_readout=p["n_readout"], n_out=N_PIXELS,
-                          tau_d=self.tau_d(p), likelihood="bernoulli", target="static", decoder=p["decoder"],
-                          decoding=p["decoding"], decoder_hidden=p["decoder_hidden"], beta=p["beta"], r=p["r"],
-                          estimator=p["estimator"], init_gain=p["init_gain"])
+                          tau_d=self.tau_d(p), likelihood="bernoulli", target="static", **model_fields(p))
 
     @torch.no_grad()
     def _test_pass(self, model: HybridModel, data: Data, p: dict) -> dict:
