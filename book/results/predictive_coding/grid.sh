@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The predictive-coding results of book chapter "Efficient predictive coding", made with the `vdib` command
+# line: each variant is tuned on validation (tuning seed 100, delta 0), then its main grid runs at the choice.
+# Usage: bash book/results/predictive_coding/grid.sh LANE   (lanes a and b run side by side, one core each)
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+R=book/results/predictive_coding
+V=${VDIB:-.venv/bin/vdib}
+PY=${PYTHON:-.venv/bin/python}
+GRID=(--lr-encoder 0.01,0.03,0.1 --lr-decoder 0.003,0.01,0.03)
+CONTROL_GRID=(--lr-decoder 0.003,0.01,0.03 --readout-init-gain 3,10,30)
+
+# choice VARIANT_FLAGS... -> the tuned flags (stage 1 with "eq": the choice at the paper's window tau_d = 5)
+choice() {
+  local stage=$1; shift
+  "$PY" - "$stage" "$@" <<'PY'
+import sys
+from vdib_core.experiments import choose, get_experiment, load_results
+stage, flags = sys.argv[1], sys.argv[2:]
+where = {flags[i][2:].replace("-", "_"): flags[i + 1] for i in range(0, len(flags), 2)}
+exp = get_experiment("predictive-coding")
+where = {k: exp.param(k).parse(v) for k, v in where.items()}
+if stage == "eq":
+    where["tau_d"] = 5
+best = choose(load_results("book/results/predictive_coding/tuning", "predictive-coding", seed=100, delta=0, quick=False),
+              "metrics.val_accuracy", **where)
+keys = ["lr_encoder", "lr_decoder", "readout_init_gain", "tau_d"]
+print(" ".join(f"--{k.replace('_', '-')} {best.params[k]}" for k in keys))
+PY
+}
+
+tune() {  # tune VARIANT_FLAGS...
+  $V tune predictive-coding --out $R/tuning --seed 100 --delta 0 "$@"
+}
+
+main() {  # main DELTAS VARIANT_FLAGS...: the variant at its tuned window, and at tau_d = 5
+  local deltas=$1; shift
+  $V sweep predictive-coding --out $R/main --delta="$deltas" --seed 0..4 "$@" $(choice final "$@")
+  $V sweep predictive-coding --out $R/main --delta="$deltas" --seed 0..4 "$@" $(choice eq "$@")
+}
+
+case "${1:-}" in
+  a)
+    tune --decoder mlp --decoding time "${GRID[@]}" --then-tau-d 1..4
+    main 0,1 --decoder mlp --decoding time
+    tune --decoder mlp --decoding rate "${GRID[@]}" --then-tau-d 1..4
+    main 0,1 --decoder mlp --decoding rate
+    tune --encoder frozen --decoder linear --decoding time "${CONTROL_GRID[@]}" --then-tau-d 1..4
+    main 0,1 --encoder frozen --decoder linear --decoding time
+    ;;
+  b)
+    for decoding in time rate; do
+      tune --decoder linear --decoding $decoding "${GRID[@]}" --then-tau-d 1..4
+      main 0,1 --decoder linear --decoding $decoding
+    done
+    tune --encoder frozen --decoder linear --decoding rate "${CONTROL_GRID[@]}" --then-tau-d 1..4
+    main 0,1 --encoder frozen --decoder linear --decoding rate
+    for decoding in time rate; do
+      tune --estimator score --decoder linear --decoding $decoding "${GRID[@]}" --then-tau-d 1..4
+      main 0 --estimator score --decoder linear --decoding $decoding
+    done
+    ;;
+  *) echo "usage: $0 a|b" >&2; exit 2 ;;
+esac
