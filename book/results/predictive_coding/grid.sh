@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The predictive-coding results of book chapter "Efficient predictive coding", made with the `vdib` command
-# line: each variant is tuned on validation (tuning seed 100, delta 0), then its main grid runs at the choice.
+# line: each variant is tuned on validation (tuning seed 100, delta 0, a shortened budget that is the same for every
+# variant: 1,000 training sequences, at most 30 passes, patience 3), then its main grid runs at the choice
+# (2,000 training sequences, at most 60 passes, patience 5: the defaults).
 # Usage: bash book/results/predictive_coding/grid.sh LANE   (lanes a and b run side by side, one core each)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 R=book/results/predictive_coding
 V=${VDIB:-.venv/bin/vdib}
 PY=${PYTHON:-.venv/bin/python}
+TUNE_BUDGET=(--n-train 1000 --epochs 30 --patience 3)
 GRID=(--lr-encoder 0.01,0.03,0.1 --lr-decoder 0.003,0.01,0.03)
 CONTROL_GRID=(--lr-decoder 0.003,0.01,0.03 --readout-init-gain 3,10,30)
 
@@ -17,6 +20,8 @@ choice() {
 import sys
 from vdib_core.experiments import choose, get_experiment, load_results
 stage, flags = sys.argv[1], sys.argv[2:]
+budget = ["--n-train", "1000", "--epochs", "30", "--patience", "3"]  # TUNE_BUDGET
+flags = flags + budget
 where = {flags[i][2:].replace("-", "_"): flags[i + 1] for i in range(0, len(flags), 2)}
 exp = get_experiment("predictive-coding")
 where = {k: exp.param(k).parse(v) for k, v in where.items()}
@@ -30,7 +35,7 @@ PY
 }
 
 tune() {  # tune VARIANT_FLAGS...
-  $V tune predictive-coding --out $R/tuning --seed 100 --delta 0 "$@"
+  $V tune predictive-coding --out $R/tuning --seed 100 --delta 0 "${TUNE_BUDGET[@]}" "$@"
 }
 
 main() {  # main DELTAS VARIANT_FLAGS...: the variant at its tuned window, and at tau_d = 5
@@ -42,19 +47,19 @@ main() {  # main DELTAS VARIANT_FLAGS...: the variant at its tuned window, and a
 case "${1:-}" in
   a)
     tune --decoder mlp --decoding time "${GRID[@]}" --then-tau-d 1..4
-    main 0,1 --decoder mlp --decoding time
     tune --decoder mlp --decoding rate "${GRID[@]}" --then-tau-d 1..4
+    main 0,1 --decoder mlp --decoding time
     main 0,1 --decoder mlp --decoding rate
-    tune --encoder frozen --decoder linear --decoding time "${CONTROL_GRID[@]}" --then-tau-d 1..4
-    main 0,1 --encoder frozen --decoder linear --decoding time
     ;;
   b)
+    tune --decoder linear --decoding time "${GRID[@]}" --then-tau-d 1..4
+    tune --decoder linear --decoding rate "${GRID[@]}" --then-tau-d 1..4
+    main 0,1 --decoder linear --decoding time
+    main 0,1 --decoder linear --decoding rate
     for decoding in time rate; do
-      tune --decoder linear --decoding $decoding "${GRID[@]}" --then-tau-d 1..4
-      main 0,1 --decoder linear --decoding $decoding
+      tune --encoder frozen --decoder linear --decoding $decoding "${CONTROL_GRID[@]}" --then-tau-d 1..4
+      main 0,1 --encoder frozen --decoder linear --decoding $decoding
     done
-    tune --encoder frozen --decoder linear --decoding rate "${CONTROL_GRID[@]}" --then-tau-d 1..4
-    main 0,1 --encoder frozen --decoder linear --decoding rate
     for decoding in time rate; do
       tune --estimator score --decoder linear --decoding $decoding "${GRID[@]}" --then-tau-d 1..4
       main 0 --estimator score --decoder linear --decoding $decoding
