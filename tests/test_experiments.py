@@ -13,10 +13,11 @@ from vdib_core.data import drifting_blobs, pattern_to_class
 from vdib_core.experiments import (
     ConfigError, get_experiment, group, load_results, read_result, result_path, run, trial_key,
 )
-from vdib_core.experiments import cli, runner
-from vdib_core.experiments.predictive_coding import TEST_SEED, blob_split
+from vdib_core.experiments import cli, results, sweeps
+from vdib_core.experiments.predictive_coding import LONG_TEST_SEED, TEST_SET_SEED, blob_split
 
-TINY = dict(n_train=16, t_train=12, t_test=30, n_draws=2, epochs=1, decoder_hidden=16, batch_size=8)
+TINY = dict(n_train=16, t_train=12, n_val=4, n_test=6, t_test=30, n_draws=2, epochs=1, patience=1, decoder_hidden=16,
+            batch_size=8)
 TINY_FLAGS = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()]
 
 
@@ -68,17 +69,34 @@ def test_same_configuration_same_numbers_and_rerun_reproduces(tmp_path, capsys):
     assert vdib("rerun", files[0], "--out", tmp_path / "b") == 0
     b = read_result(next((tmp_path / "b").glob("*.json")))
     assert b.metrics == a["metrics"] and b.references == a["references"]
-    assert "DIFFERENT" not in capsys.readouterr().out
+    assert "vdib rerun: identical" in capsys.readouterr().out
+    assert a["provenance"]["cpu"] and "gpu" in a["provenance"]
 
 
-def test_rerun_reports_a_changed_result(tmp_path, capsys):
+def _changed(tmp_path, by: float, **provenance) -> Path:
     run("predictive-coding", tmp_path / "a", quick=True, progress=False, **TINY)
     path = next((tmp_path / "a").glob("*.json"))
     d = json.loads(path.read_text())
-    d["metrics"]["accuracy"] += 0.5  # a result that the code does not reproduce
+    d["metrics"]["accuracy"] *= 1 + by  # a result that the code does not reproduce exactly
+    d["provenance"].update(provenance)
     path.write_text(json.dumps(d))
+    return path
+
+
+def test_rerun_reports_a_changed_result_and_the_machine_difference(tmp_path, capsys):
+    path = _changed(tmp_path, 0.5, cpu="Another CPU model")
     assert vdib("rerun", path, "--out", tmp_path / "b") == 1
-    assert "DIFFERENT" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "relative difference" in captured.out and "vdib rerun: different" in captured.err
+    assert "cpu: recorded 'Another CPU model'" in captured.err
+
+
+def test_rerun_within_a_tolerance_passes_and_says_so(tmp_path, capsys):
+    path = _changed(tmp_path, 1e-4)
+    assert vdib("rerun", path, "--out", tmp_path / "b", "--tolerance", "1e-3") == 0
+    assert "within the tolerance 0.001" in capsys.readouterr().out
+    assert vdib("rerun", path, "--out", tmp_path / "c", "--tolerance", "1e-5") == 1
+    assert vdib("rerun", path, "--out", tmp_path / "d", "--tolerance", "x") == 2
 
 
 def test_frozen_encoder_trains_only_the_decoder():
@@ -88,7 +106,7 @@ def test_frozen_encoder_trains_only_the_decoder():
 
 def test_sweep_is_a_cartesian_product_and_resumes_after_an_interruption(tmp_path, monkeypatch, capsys):
     calls = []
-    real = runner.run_trial
+    real = sweeps.run_trial
 
     def interrupted_after_first(name, params, progress=True):
         calls.append(params)
@@ -96,12 +114,12 @@ def test_sweep_is_a_cartesian_product_and_resumes_after_an_interruption(tmp_path
             raise KeyboardInterrupt
         return real(name, params, progress=progress)
 
-    monkeypatch.setattr(runner, "run_trial", interrupted_after_first)
+    monkeypatch.setattr(sweeps, "run_trial", interrupted_after_first)
     sweep = ["sweep", "predictive-coding", "--out", tmp_path, "--quick", "--delta=-1..0", "--decoding", "time,rate",
              *TINY_FLAGS]
     assert vdib(*sweep) == 130
     assert len(list(tmp_path.glob("*.json"))) == 1 and not list(tmp_path.glob(".*"))  # no partial files
-    monkeypatch.setattr(runner, "run_trial", real)
+    monkeypatch.setattr(sweeps, "run_trial", real)
     assert vdib(*sweep) == 0
     assert "4 trials, 1 already done" in capsys.readouterr().out
     results = load_results(tmp_path)
@@ -169,9 +187,12 @@ def test_persistence_reference_equals_a_direct_count():
     exp = get_experiment("predictive-coding")
     p = exp.configure(True, **{**TINY, "delta": delta, "tau_d": tau_d, "t_test": T, "n_draws": 1})
     refs = exp.references(exp.data(p), p)
-    x = drifting_blobs(T + delta, seed=TEST_SEED)  # [T+δ, 20]: the test sequence, built independently
+    x = drifting_blobs(T + delta, seed=LONG_TEST_SEED)  # [T+δ, 20]: the long test sequence, built independently
     hits = sum(pattern_to_class(x[t]).item() == pattern_to_class(x[t + delta]).item() for t in range(tau_d - 1, T))
-    assert refs["persistence"] == pytest.approx(hits / (T - tau_d + 1))
+    assert refs["persistence_long_sequence"] == pytest.approx(hits / (T - tau_d + 1))
+    x = drifting_blobs(p["t_train"] + delta, seed=TEST_SET_SEED, batch=p["n_test"])  # [T+δ, N, 20]: the test set
+    same = (pattern_to_class(x[:-delta]) == pattern_to_class(x[delta:]))[tau_d - 1:]  # [T−τ_d+1, N]
+    assert refs["persistence"] == pytest.approx(same.double().mean().item())
     assert 0 < refs["persistence"] < 1 and 0 <= refs["input_window"] <= 1
 
 
@@ -179,7 +200,8 @@ def test_training_and_test_data_never_share_a_seed():
     exp = get_experiment("predictive-coding")
     seeds = {exp.data(exp.configure(True, seed=s, **TINY)).info["train_seed"] for s in range(5)}
     info = exp.data(exp.configure(True, **TINY)).info
-    assert info["test_seed"] not in seeds and info["val_seed"] not in seeds
+    assert not {info["test_seed"], info["val_seed"], info["long_test_seed"]} & seeds
+    assert len({info["test_seed"], info["val_seed"], info["long_test_seed"]}) == 3
     x, y = blob_split(10, -2, 0, 3)
     assert x.shape == (3, 10, 20) and y.shape == (3, 10)
 
@@ -198,25 +220,21 @@ def test_book_results_finds_the_committed_results_unless_live_runs_are_asked_for
     from vdib_core.experiments import book_results
 
     monkeypatch.chdir(tmp_path)  # not next to the chapters: found through the checkout vdib_core runs from
-    assert book_results("predictive_coding/main") == Path(__file__).resolve().parents[1] / "book/results/predictive_coding/main"
+    assert book_results("mnist") == Path(__file__).resolve().parents[1] / "book/results/mnist"
     assert book_results("no_such_experiment") is None
     monkeypatch.setenv("VDIB_RESULTS", "live")
     assert book_results("predictive_coding/main") is None
 
 
 def _fake(seed: int, decoding: str, acc: float):
-    return runner.Result("x", {"seed": seed, "decoding": decoding}, {"accuracy": acc}, {}, [], {}, Path("x"))
+    return results.Result("x", {"seed": seed, "decoding": decoding}, {"accuracy": acc}, {}, [], {}, Path("x"))
 
 
 def test_paired_by_seed_pairs_only_the_seeds_both_sides_have():
+    from vdib_core.experiments import paired_by_seed, select
+
     results = [_fake(2, "time", 0.9), _fake(0, "time", 0.5), _fake(0, "rate", 0.25), _fake(1, "rate", 0.1),
                _fake(2, "rate", 0.4)]
-    assert [r.params["seed"] for r in runner.select(results, decoding="rate")] == [0, 1, 2]
-    diff = runner.paired_by_seed(results, {"decoding": "time"}, {"decoding": "rate"}, "metrics.accuracy")
+    assert [r.params["seed"] for r in select(results, decoding="rate")] == [0, 1, 2]
+    diff = paired_by_seed(results, {"decoding": "time"}, {"decoding": "rate"}, "metrics.accuracy")
     np.testing.assert_allclose(diff, [0.25, 0.5])  # seeds 0 and 2, in seed order; seed 1 has no time result
-
-
-@pytest.mark.parametrize("diff, sign", [([1.0, 1.2, 0.9], 1), ([-2.0, -2.5, -1.5], -1), ([1.0, -0.1, 1.2], 0),
-                                        ([0.1, 3.0, 0.1], 0), ([5.0], 0), ([], 0)])
-def test_sign_beyond_spread_needs_one_sign_and_a_mean_beyond_two_standard_errors(diff, sign):
-    assert runner.sign_beyond_spread(np.array(diff)) == sign

@@ -5,7 +5,7 @@ import torch
 
 from vdib_core import HybridModel, VDIBConfig
 from vdib_core.data import EmulatedMNISTDVS, load_mnist, rate_encode
-from vdib_core.experiments import get_experiment, runner
+from vdib_core.experiments import get_experiment, trials
 
 RATE = 0.08
 # the tiny mnist-dvs trial of run_trial below; its recordings are the ones `dvs_data` builds (2 per digit)
@@ -104,20 +104,20 @@ def test_run_trial_gain_keeps_the_drawn_weights_and_calibrated_records_the_rate(
     drawn = HybridModel(exp.model_config(p)).encoder.hidden[0].weight.detach().clone()  # [16, 1352]
 
     seen = []
-    initialise = runner.initialise
+    initialise = trials.initialise
 
     def spy(model, data, p):  # the hidden weights right after `initialise`, before any training
         report = initialise(model, data, p)
         seen.append(model.encoder.hidden[0].weight.detach().clone())
         return report
 
-    monkeypatch.setattr(runner, "initialise", spy)
-    gain, _ = runner.run_trial("mnist-dvs", {**TINY, "init": "gain"}, progress=False)
+    monkeypatch.setattr(trials, "initialise", spy)
+    gain, _ = trials.run_trial("mnist-dvs", {**TINY, "init": "gain"}, progress=False)
     (init,) = gain["provenance"]["init"]
     assert torch.equal(seen[0], drawn)
     assert init["gain"] == 1.0 and init["rate_before"] == init["rate_after"] < 0.01
 
-    calibrated, _ = runner.run_trial("mnist-dvs", {**TINY, "init": "calibrated", "init_rate": 0.05},
+    calibrated, _ = trials.run_trial("mnist-dvs", {**TINY, "init": "calibrated", "init_rate": 0.05},
                                      progress=False)
     (init,) = calibrated["provenance"]["init"]
     assert abs(init["rate_after"] - 0.05) < 0.005 and init["rate_before"] < 0.01 and init["gain"] > 1
