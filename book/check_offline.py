@@ -124,8 +124,8 @@ def requested_urls(netlog: Path) -> list[tuple[str, str | None]]:
         params = event.get("params") or {}
         if names.get(event.get("type")) == "URL_REQUEST_START_JOB" and "url" in params:
             initiator = params.get("initiator")
-            if initiator in (None, "not an origin", "null"):
-                initiator = None
+            if initiator in (None, "not an origin", "null") or initiator.startswith(("chrome://", "chrome-untrusted://")):
+                initiator = None  # Chromium's own pages (e.g. the new-tab page's Google bar), not the book's
             out.append((params["url"], initiator))
     return sorted(set(out))
 
