@@ -10,6 +10,8 @@ by Selenium through Debian's ``chromium-driver``) and checks that
       does (clicking a toggle button, choosing in a dropdown, arrow keys on a slider), shows the frame
       of the new point: exactly one frame is visible, it is the one tagged with the point's value
       indices, and its pixels are the PNG saved in the page for that point,
+  (e) every solution of an exercise (sphinx-exercise, ``:class: dropdown``) is folded when the page
+      loads: only its title shows, and clicking its toggle opens it; and every exercise has a solution,
   (d) no request made by the page leaves the machine: in Chromium's network log, every request
       whose initiator is the page goes to 127.0.0.1/localhost (or is a data:/blob: URL).
       Chromium's own background traffic (component updater, network time, account checks; it has
@@ -122,8 +124,8 @@ def requested_urls(netlog: Path) -> list[tuple[str, str | None]]:
         params = event.get("params") or {}
         if names.get(event.get("type")) == "URL_REQUEST_START_JOB" and "url" in params:
             initiator = params.get("initiator")
-            if initiator in (None, "not an origin", "null"):
-                initiator = None
+            if initiator in (None, "not an origin", "null") or initiator.startswith(("chrome://", "chrome-untrusted://")):
+                initiator = None  # Chromium's own pages (e.g. the new-tab page's Google bar), not the book's
             out.append((params["url"], initiator))
     return sorted(set(out))
 
@@ -335,6 +337,32 @@ def check_panel(driver, panel: Panel, shots: Path) -> list[str]:
     return failures
 
 
+def check_solutions(driver, timeout: float = 5.0) -> tuple[int, list[str]]:
+    """(number of exercises, failures): every exercise has a solution; every solution is folded when the page
+    loads (nothing but its title displayed) and opens when its toggle is clicked, as a reader does."""
+    exercises = driver.find_elements("css selector", "div.exercise")
+    solutions = driver.find_elements("css selector", "div.solution")
+    failures = [] if len(solutions) == len(exercises) else [f"{len(exercises)} exercises but {len(solutions)} solutions"]
+    for k, sol in enumerate(solutions):
+        name = sol.get_attribute("id") or f"solution {k}"
+        if "dropdown" not in (sol.get_attribute("class") or "").split():
+            failures.append(f"{name}: not a dropdown")
+            continue
+        body = [el for el in sol.find_elements("xpath", "./*")
+                if "admonition-title" not in (el.get_attribute("class") or "").split() and el.tag_name != "button"]
+        if not body or any(el.is_displayed() for el in body):
+            failures.append(f"{name}: {'empty' if not body else 'visible before the reader opens it'}")
+            continue
+        toggle = (sol.find_elements("css selector", "button.toggle-button")
+                  or sol.find_elements("css selector", ".admonition-title"))[0]
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click()", toggle)
+        try:
+            wait_for(lambda: any(el.is_displayed() for el in body), timeout, "the solution to open")
+        except TimeoutError:
+            failures.append(f"{name}: does not open when its toggle is clicked")
+    return len(exercises), failures
+
+
 def check_page(chrome: str, driver_path: str, base: str, page: str, out: Path, timeout: float,
                need_panel: bool) -> bool:
     url = f"{base}/{page}"
@@ -377,6 +405,13 @@ def check_page(chrome: str, driver_path: str, base: str, page: str, out: Path, t
                 failures.append("no frame panel saved in this page (--require-panel)")
             for i, panel in enumerate(panels):
                 failures += check_panel(driver, panel, out / f"{shot.stem}__panel{i}.png")
+            # (e) exercises: solutions folded until opened
+            n_ex, sol_failures = check_solutions(driver)
+            if n_ex:
+                print(f"  exercises: {n_ex}, each with a solution folded on load that opens on a click"
+                      f"  -> {'OK' if not sol_failures else 'FAIL'}")
+            failures += sol_failures
+            driver.execute_script("window.scrollTo(0, 0)")
             driver.save_screenshot(str(shot))
             console = [f"{e.get('level')}: {e.get('message', '')}" for e in driver.get_log("browser")
                        if e.get("level") in ("SEVERE", "WARNING")]
