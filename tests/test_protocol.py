@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from vdib_core import HybridModel, TrainConfig, VDIBConfig, evaluate, fit
-from vdib_core.experiments import choose, holm, load_results, paired_test, tune
+from vdib_core.experiments import choose, holm, load_results, paired_test, tune, verdicts
 from vdib_core.experiments.tuning import extend_at_edge
 from vdib_core.model import InputNorm
 from vdib_core.objective import target_prior
@@ -160,3 +160,14 @@ def test_tune_extends_the_grid_at_an_edge_then_tunes_the_window_and_choose_agree
     again = tune("predictive-coding", tmp_path, fixed=fixed, grid={"lr_encoder": [0.01, 0.03, 0.1]},
                  then={"tau_d": [1, 2, 3]}, quick=True, progress=False)
     assert again["choice"] == out["choice"] and len(scores) == 8  # resumed: nothing ran again
+
+
+def test_verdicts_correct_only_over_comparisons_with_enough_seeds():
+    big = np.array([1.0, 1.1, 0.9, 1.2, 1.05])  # clearly positive, 5 seeds
+    weak = np.array([0.3, -0.1, 0.4, 0.2, 0.35])  # p ≈ 0.05 alone
+    few = np.array([2.0, 2.1, 1.9])  # 3 seeds: no verdict
+    v = {x.name: x for x in verdicts({"big": big, "weak": weak, "few": -few})}
+    assert v["big"].sign == 1 and v["big"].p_holm == pytest.approx(2 * paired_test(big).p)
+    assert v["weak"].p_holm >= paired_test(weak).p and v["weak"].sign == 0
+    assert not v["few"].enough_seeds and v["few"].sign == 0 and math.isnan(v["few"].p_holm)
+    assert v["few"].test.sign == -1  # significant on its own, but below the seed requirement

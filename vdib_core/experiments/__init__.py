@@ -6,7 +6,7 @@ coding"), and the analysis of trained models. Command line: `python -m vdib_core
 """
 from .registry import EXPERIMENTS, ConfigError, Data, Experiment, Param, common_params, get_experiment, register  # noqa: F401
 from .results import Result, book_results, load_results, read_result, result_path, select, trial_key, write_result  # noqa: F401
-from .stats import PairedTest, Summary, group, holm, paired_by_seed, paired_test, summarize  # noqa: F401
+from .stats import PairedTest, Summary, Verdict, group, holm, paired_by_seed, paired_test, summarize, verdicts  # noqa: F401
 from .sweeps import sweep  # noqa: F401
 from .trials import run, run_trial  # noqa: F401
 from .tuning import choose, tune  # noqa: F401

@@ -88,6 +88,31 @@ def holm(pvalues: list[float], alpha: float = 0.05) -> tuple[list[bool], list[fl
     return [bool(a < alpha) if not np.isnan(a) else False for a in adjusted], adjusted.tolist()
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """One comparison of a chapter's family: its paired test, Holm-adjusted p-value and outcome."""
+
+    name: str
+    test: PairedTest
+    p_holm: float  # nan when the comparison has too few seeds to enter the family
+    enough_seeds: bool
+
+    @property
+    def sign(self) -> int:
+        """+1 / −1: the difference is significant after Holm's correction, in that direction; else 0."""
+        return int(np.sign(self.test.mean)) if self.enough_seeds and self.p_holm < self.test.alpha else 0
+
+
+def verdicts(comparisons: dict[str, np.ndarray], alpha: float = 0.05, min_seeds: int = 5) -> list[Verdict]:
+    """A chapter's verdicts: `paired_test` on each comparison's per-seed differences, with Holm's correction
+    over the comparisons that have at least `min_seeds` seeds (the others get no verdict: sign 0)."""
+    tests = {name: paired_test(d, alpha) for name, d in comparisons.items()}
+    family = [name for name, t in tests.items() if t.n >= min_seeds]
+    _, adjusted = holm([tests[name].p for name in family], alpha)
+    p_holm = dict(zip(family, adjusted))
+    return [Verdict(name, t, p_holm.get(name, float("nan")), name in p_holm) for name, t in tests.items()]
+
+
 @dataclass
 class Summary:
     mean: float
