@@ -47,13 +47,14 @@ def test_run_writes_one_result_file_with_the_fixed_schema(tmp_path, capsys):
     p = d["params"]
     assert p["delta"] == 1 and p["decoding"] == "rate" and p["quick"] is True and p["seed"] == 0
     assert set(p) == {prm.name for prm in get_experiment("predictive-coding").params} | {"quick"}
-    for key in ("accuracy", "readout_rate", "val_accuracy"):
+    for key in ("accuracy", "readout_rate", "val_accuracy", "accuracy_long_sequence"):
         assert 0 <= d["metrics"][key] <= 1
-    assert set(d["references"]) == {"chance", "persistence", "input_window"}
+    assert set(d["references"]) == {"chance", "persistence", "persistence_long_sequence", "input_window"}
+    assert "val_metric" in d["history"][0]  # validation after every pass (early stopping)
     assert d["references"]["chance"] == pytest.approx(1 / 210)
     assert len(d["history"]) == TINY["epochs"] and "loss" in d["history"][0]
     prov = d["provenance"]
-    for key in ("version", "git_commit", "git_dirty", "torch", "device", "wall_s", "created"):
+    for key in ("version", "git_commit", "git_dirty", "torch", "cpu", "gpu", "device", "wall_s", "created"):
         assert key in prov
     assert prov["torch"] == torch.__version__ and prov["wall_s"] > 0
     assert prov["model_config"]["decoding"] == "rate" and prov["train_config"]["epochs"] == TINY["epochs"]
@@ -77,7 +78,7 @@ def _changed(tmp_path, by: float, **provenance) -> Path:
     run("predictive-coding", tmp_path / "a", quick=True, progress=False, **TINY)
     path = next((tmp_path / "a").glob("*.json"))
     d = json.loads(path.read_text())
-    d["metrics"]["accuracy"] *= 1 + by  # a result that the code does not reproduce exactly
+    d["metrics"]["readout_rate"] *= 1 + by  # a result that the code does not reproduce exactly (a non-zero metric)
     d["provenance"].update(provenance)
     path.write_text(json.dumps(d))
     return path

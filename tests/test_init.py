@@ -9,7 +9,7 @@ from vdib_core.experiments import get_experiment, trials
 
 RATE = 0.08
 # the tiny mnist-dvs trial of run_trial below; its recordings are the ones `dvs_data` builds (2 per digit)
-TINY = dict(n_hidden=16, n_readout=8, decoder_hidden=32, train_per_digit=2, test_per_digit=2, epochs=0,
+TINY = dict(n_hidden=16, n_readout=8, decoder_hidden=32, train_per_digit=3, val_per_digit=1, test_per_digit=2, epochs=0,
             dt=200_000.0)
 
 

@@ -13,7 +13,8 @@ from vdib_core.experiments import cli, get_experiment
 from vdib_core.experiments.analysis import knn_separability
 from vdib_core.experiments.mnist_dvs import class_images
 
-TINY = dict(n_hidden=16, n_readout=8, decoder_hidden=32, train_per_digit=2, test_per_digit=2, epochs=1, dt=200_000)
+TINY = dict(n_hidden=16, n_readout=8, decoder_hidden=32, train_per_digit=3, val_per_digit=1, test_per_digit=2, epochs=1,
+            dt=200_000)
 FLAGS = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()]
 T = 10  # 2 s at dt = 200 ms
 METRICS = ("evaluator_accuracy", "bce", "kl", "readout_rate", "hidden_rate", "knn_time", "knn_rate",
@@ -53,7 +54,7 @@ def _check_result(d: dict, arrays: dict, n_train: int, n_test: int) -> None:
     prov = d["provenance"]
     info = prov["data"]
     assert len(info["class_image_indices"]) == 10 and info["class_image_indices"] == class_images()[1]
-    assert info["n_train"] == n_train and info["n_test"] == n_test and info["T"] == T
+    assert info["n_train"] == n_train and info["n_test"] == n_test and info["T"] == T and info["n_val"] == 10
     assert prov["model_config"]["tau_d"] == T  # --tau-d 0 (the default): the whole recording
     (init,) = prov["init"]  # --init calibrated is this experiment's default
     assert p["init"] == "calibrated" and abs(init["rate_after"] - p["init_rate"]) < 0.005
@@ -111,7 +112,7 @@ def test_real_recordings_through_the_command_line(data_copy, real_tree, tmp_path
     d, arrays = _result(out)
     assert d["params"]["data"] == "real" and d["params"]["root"] == str(root)
     assert str(root) in d["provenance"]["data"]["recordings"]
-    _check_result(d, arrays, n_train=20, n_test=20)  # the first 2 of the 3 training recordings of each digit
+    _check_result(d, arrays, n_train=20, n_test=20)  # 3 training recordings of each digit, the last held out
     for digit in range(10):  # time-summed binary frames of the first test recording (901), re-derived
         ev = raw[digit, 901]
         x, y, t = 127 - ev["x"].astype(int) - 48, ev["y"].astype(int) - 48, ev["t"] - ev["t"][0]
@@ -170,3 +171,23 @@ def test_decoding_window_defaults_to_the_recording_and_cannot_exceed_it(tmp_path
     err = capsys.readouterr().err
     assert "tau_d=11 is longer than the recordings (T = 10 steps at dt=200000 µs)" in err
     assert not any(tmp_path.iterdir())
+
+
+def test_validation_recordings_are_the_last_of_each_digit_and_never_trained_on():
+    from vdib_core.experiments.mnist_dvs import held_out
+
+    labels = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2, 2])
+    assert held_out(labels, 1).nonzero().flatten().tolist() == [2, 4, 8]
+    assert held_out(labels, 2).nonzero().flatten().tolist() == [1, 2, 3, 4, 7, 8]
+    assert torch.equal(held_out(labels, 2), held_out(labels, 2))  # no randomness
+
+
+def test_emulated_validation_split_is_disjoint_from_training_and_test(data_copy):
+    exp = get_experiment("mnist-dvs")
+    p = exp.configure(**TINY)
+    a, b = exp.data(p), exp.data(exp.configure(**{**TINY, "seed": 3}))
+    assert torch.equal(a.val[0], b.val[0]) and torch.equal(a.val[1], b.val[1])  # the same for every seed
+    rows = lambda X: {bytes(x.numpy().tobytes()) for x in X}  # noqa: E731
+    assert len(a.val[0]) == 10 and not rows(a.val[0]) & rows(a.train[0]) and not rows(a.val[0]) & rows(a.test[0])
+    with pytest.raises(ValueError, match="leaves no training recordings"):
+        exp.data(exp.configure(**{**TINY, "val_per_digit": 3}))

@@ -11,7 +11,7 @@ from vdib_core.model import HybridModel, VDIBConfig
 from vdib_core.objective import estimator_loss, vdib_loss
 from vdib_core.train import TrainConfig, fit
 
-TINY = dict(n_train=96, n_test=64, epochs=1, n_hidden=40, n_readout=16, decoder_hidden=32, steps=8, tau_d=8)
+TINY = dict(n_train=96, n_val=16, n_test=64, epochs=1, n_hidden=40, n_readout=16, decoder_hidden=32, steps=8, tau_d=8)
 
 
 def test_committed_evaluator_reaches_its_target_on_clean_test_digits():
@@ -123,3 +123,28 @@ def test_a_trial_does_not_depend_on_what_ran_before_in_the_process():
     load_evaluator(default_path(), train_if_missing=False)
     train_evaluator(epochs=1, n_train=64, progress=False)
     assert torch.equal(state, torch.get_rng_state())
+
+
+def test_validation_digits_are_held_out_of_training_disjoint_from_test_and_fixed():
+    from vdib_core.experiments import get_experiment
+
+    exp = get_experiment("mnist")
+    a, b = exp.data(exp.configure(**TINY)), exp.data(exp.configure(**{**TINY, "seed": 5}))
+    assert torch.equal(a.val[0], b.val[0]) and torch.equal(a.val[0], a.val[1])  # fixed; the target is the digit
+    source = load_mnist("train", verbose=False, n=TINY["n_train"]).images.reshape(-1, 784)
+    assert torch.equal(a.val[0], source[-TINY["n_val"]:]) and torch.equal(a.train[0], source[:-TINY["n_val"]])
+    rows = lambda X: {x.numpy().tobytes() for x in X}  # noqa: E731
+    assert not rows(a.val[0]) & rows(a.train[0]) and not rows(a.val[0]) & rows(a.test[0])
+    with pytest.raises(ValueError, match="leaves no training digits"):
+        exp.data(exp.configure(**{**TINY, "n_val": 96}))
+
+
+def test_latency_encoding_gives_at_most_one_spike_per_pixel_and_no_randomness():
+    from vdib_core.experiments import get_experiment
+
+    exp = get_experiment("mnist")
+    data = exp.data(exp.configure(**{**TINY, "encoding": "latency"}))
+    X = data.train[0][:8]
+    x1, x2 = data.input_fn(X, torch.Generator().manual_seed(0)), data.input_fn(X, torch.Generator().manual_seed(1))
+    assert torch.equal(x1, x2) and x1.shape == (TINY["steps"], 8, 784) and x1.sum(0).max() == 1
+    assert torch.equal(x1.sum(0) > 0, X > 0.01)  # every pixel above the threshold spikes once

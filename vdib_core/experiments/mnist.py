@@ -1,12 +1,14 @@
 """Experiment `mnist`: naturalizing MNIST digits (book chapter "Naturalizing MNIST"; Skatchkovsky, Simeone &
 Jang 2021, §4.2).
 
-A digit is rate-encoded over T steps (pixel intensity = spike probability per step), read by
+A digit is rate-encoded over T steps (pixel intensity = spike probability per step; or, with
+`--encoding latency`, one spike per pixel, earlier for brighter pixels), read by
 784 -> 600 hidden LIF -> 256 stochastic readout neurons, and a decoder reconstructs the image from the
 last τ_d readout samples (Bernoulli likelihood over pixels). The reconstructions are judged by an
 independent LeNet trained on clean digits (`evaluator.py`). Training digits: `n_train` of the training
 split, test digits: `n_test` of the test split, both the first ones of a fixed shuffle (the same digits
-for every seed; the seed sets initialisation, order and spike draws).
+for every seed; the seed sets initialisation, order and spike draws). The last `n_val` of the training
+digits are held out for validation (early stopping, tuning); the test digits are never used for a choice.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..data import load_mnist, rate_encode
+from ..data import latency_encode, load_mnist, rate_encode
 from ..model import HybridModel, VDIBConfig
 from ..objective import vdib_loss
 from .evaluator import Evaluator, load_evaluator
@@ -36,29 +38,38 @@ class MNIST(Experiment):
     name = "mnist"
     description = "rate-encoded MNIST digits -> 600 hidden LIF -> 256 readout -> reconstructed image"
     params = (
-        Param("n_train", 8000, int, "training digits (a fixed subset of the training split)", minimum=1),
+        Param("n_train", 8000, int, "training digits (a fixed subset of the training split), validation included",
+              minimum=2),
+        Param("n_val", 1000, int, "of those, held out for validation (the last ones)", minimum=1),
         Param("n_test", 2000, int, "test digits (a fixed subset of the test split)", minimum=1),
-        Param("steps", 30, int, "time steps of the rate code (T)", minimum=1),
+        Param("steps", 30, int, "time steps of the input code (T)", minimum=1),
+        Param("encoding", "rate", str, "input code: rate (spike probability = intensity) or latency (one spike, "
+              "earlier for brighter pixels)", choices=("rate", "latency")),
         Param("n_hidden", 600, int, "hidden LIF neurons", minimum=1),
         Param("n_readout", 256, int, "stochastic readout neurons", minimum=1),
     ) + common_params(decoder="mlp", decoding="time", decoder_hidden=1024, beta=1e-3, r=0.3, tau_d=30,
                       lr_encoder=1e-4, lr_decoder=1e-3, epochs=1)
     threads = 1  # two one-thread trials side by side do ~1.8x the work of one two-thread trial on 2 cores
-    quick = {"n_train": 512, "n_test": 200, "epochs": 1}
+    quick = {"n_train": 512, "n_val": 64, "n_test": 200, "epochs": 1}
 
     def data(self, p: dict) -> Data:
         if p["tau_d"] > p["steps"]:
             raise ValueError(f"tau_d={p['tau_d']} is longer than the rate code (steps={p['steps']})")
+        if p["n_val"] >= p["n_train"]:
+            raise ValueError(f"n_val={p['n_val']} leaves no training digits of n_train={p['n_train']}")
         train = load_mnist("train", verbose=False, n=p["n_train"])  # a fixed subset: the same for every seed
         test = load_mnist("test", verbose=False, n=p["n_test"])
-        X_train = train.images.reshape(-1, N_PIXELS)  # [N, 784]
+        X_all = train.images.reshape(-1, N_PIXELS)  # [N, 784]
+        X_train, X_val = X_all[:-p["n_val"]], X_all[-p["n_val"]:]  # the last n_val: validation
         X_test = test.images.reshape(-1, N_PIXELS)
         steps = p["steps"]
+        encode = ((lambda X, gen: rate_encode(X, steps, gen)) if p["encoding"] == "rate" else
+                  (lambda X, gen: latency_encode(X, steps)))
         ev = evaluator()
         info = {"source": train.source, "n_source": train.n_source, "evaluator_sha256": ev.sha256,
                 "evaluator_clean_accuracy": ev.clean_accuracy}
         test_split = (X_test, test.labels)  # images and labels: only this module reads it
-        return Data((X_train, X_train), test_split, None, lambda X, gen: rate_encode(X, steps, gen), info)
+        return Data((X_train, X_train), test_split, (X_val, X_val), encode, info)
 
     def model_config(self, p: dict) -> VDIBConfig:
         return VDIBConfig(n_in=N_PIXELS, n_hidden=(p["n_hidden"],), n_readout=p["n_readout"], n_out=N_PIXELS,

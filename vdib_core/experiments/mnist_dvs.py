@@ -64,6 +64,15 @@ def recordings(p: dict, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.cat(chunks), torch.cat(labels)
 
 
+def held_out(labels: torch.Tensor, per_class: int) -> torch.Tensor:
+    """The validation split: the last `per_class` examples of every class, in the stored order -> [N] bool.
+    Deterministic (no randomness), so every seed and variant validates on the same recordings."""
+    val = torch.zeros(len(labels), dtype=torch.bool)
+    for c in labels.unique():
+        val[(labels == c).nonzero().flatten()[-per_class:]] = True
+    return val
+
+
 def _as_spikes(X: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
     """Stored recordings [B, T, 1352] (uint8) -> input spikes [T, B, 1352] (float); no randomness."""
     return X.transpose(0, 1).float()
@@ -77,7 +86,8 @@ class MNISTDVSExperiment(Experiment):
               "under --root", choices=("emulated", "real")),
         Param("root", None, str, "folder of the real recordings (grabbed_data0..9/scale4/*.aedat)"),
         Param("dt", 25_000.0, float, "bin width in µs (T = 2 s / dt steps)", minimum=1000.0, maximum=DURATION_US),
-        Param("train_per_digit", 300, int, "training recordings per digit", minimum=1),
+        Param("train_per_digit", 300, int, "training recordings per digit, validation included", minimum=2),
+        Param("val_per_digit", 30, int, "of those, held out for validation (the last ones of each digit)", minimum=1),
         Param("test_per_digit", 100, int, "test recordings per digit", minimum=2),
         Param("n_hidden", 800, int, "hidden LIF neurons", minimum=1),
         Param("n_readout", 256, int, "stochastic readout neurons", minimum=1),
@@ -87,7 +97,7 @@ class MNISTDVSExperiment(Experiment):
         for q in common_params(decoder="mlp", decoding="time", decoder_hidden=1024, beta=1e-3, r=0.3,
                                init="calibrated", lr_encoder=1e-4, lr_decoder=1e-3, epochs=3))
     threads = 1  # two one-thread trials side by side do more work than one two-thread trial on 2 cores
-    quick = {"train_per_digit": 10, "test_per_digit": 10, "epochs": 1}
+    quick = {"train_per_digit": 10, "val_per_digit": 2, "test_per_digit": 10, "epochs": 1}
 
     @staticmethod
     def steps(p: dict) -> int:
@@ -101,16 +111,21 @@ class MNISTDVSExperiment(Experiment):
 
     def data(self, p: dict) -> Data:
         self.tau_d(p)
-        X_train, y_train = recordings(p, train=True)
+        if p["val_per_digit"] >= p["train_per_digit"]:
+            raise ValueError(f"val_per_digit={p['val_per_digit']} leaves no training recordings of "
+                             f"train_per_digit={p['train_per_digit']}")
+        X_all, y_all = recordings(p, train=True)
+        val = held_out(y_all, p["val_per_digit"])  # [N] bool: the last val_per_digit recordings of each digit
+        X_train, y_train, X_val, y_val = X_all[~val], y_all[~val], X_all[val], y_all[val]
         X_test, y_test = recordings(p, train=False)
         images, chosen = class_images()
         targets = images.reshape(10, N_PIXELS)  # [10, 784]
         ev = evaluator()
         info = {"recordings": "emulated from MNIST digits" if p["data"] == "emulated" else f"real, from {p['root']}",
-                "n_train": len(y_train), "n_test": len(y_test), "T": X_train.shape[1],
+                "n_train": len(y_train), "n_val": len(y_val), "n_test": len(y_test), "T": X_train.shape[1],
                 "class_image_indices": chosen, "class_image_source": load_mnist("train", verbose=False).source,
                 "evaluator_sha256": ev.sha256, "evaluator_clean_accuracy": ev.clean_accuracy}
-        return Data((X_train, targets[y_train]), (X_test, y_test), None, _as_spikes, info)
+        return Data((X_train, targets[y_train]), (X_test, y_test), (X_val, targets[y_val]), _as_spikes, info)
 
     def model_config(self, p: dict) -> VDIBConfig:
         return VDIBConfig(n_in=N_INPUTS, n_hidden=(p["n_hidden"],), n_readout=p["n_readout"], n_out=N_PIXELS,
