@@ -3,7 +3,8 @@
 # line: each variant is tuned on validation (tuning seed 100, delta 0, a shortened budget that is the same for every
 # variant: 1,000 training sequences, at most 30 passes, patience 3), then its main grid runs at the choice
 # (2,000 training sequences, at most 60 passes, patience 5: the defaults).
-# Usage: bash book/results/predictive_coding/grid.sh LANE   (lanes a and b run side by side, one core each)
+# Usage: bash book/results/predictive_coding/grid.sh LANE   (lanes a and b run side by side, one core each;
+# then c after a and d after b)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 R=book/results/predictive_coding
@@ -65,5 +66,20 @@ case "${1:-}" in
       main 0 --estimator score --decoder linear --decoding $decoding
     done
     ;;
-  *) echo "usage: $0 a|b" >&2; exit 2 ;;
+  c)  # after lane a: the beta sweep, then more deltas for the MLP
+    $V sweep predictive-coding --out $R/beta --delta 0 --seed 0..4 --decoder linear --decoding time \
+      $(choice final --decoder linear --decoding time) --beta 0,0.01,0.1,1,10
+    main -1,2 --decoder mlp --decoding time
+    main -1,2 --decoder mlp --decoding rate
+    ;;
+  d)  # after lane b: more deltas for the linear decoder and its controls
+    for decoding in time rate; do
+      main -1,2 --decoder linear --decoding $decoding
+      main -1,2 --encoder frozen --decoder linear --decoding $decoding
+    done
+    for decoding in time rate; do
+      main -3,-2,3 --decoder linear --decoding $decoding
+    done
+    ;;
+  *) echo "usage: $0 a|b|c|d" >&2; exit 2 ;;
 esac
