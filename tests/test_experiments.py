@@ -239,3 +239,21 @@ def test_paired_by_seed_pairs_only_the_seeds_both_sides_have():
     assert [r.params["seed"] for r in select(results, decoding="rate")] == [0, 1, 2]
     diff = paired_by_seed(results, {"decoding": "time"}, {"decoding": "rate"}, "metrics.accuracy")
     np.testing.assert_allclose(diff, [0.25, 0.5])  # seeds 0 and 2, in seed order; seed 1 has no time result
+
+
+def test_best_prints_the_flags_of_the_best_matching_result(tmp_path, capsys):
+    for lr in (0.01, 0.3):
+        for decoding in ("time", "rate"):
+            run("predictive-coding", tmp_path, quick=True, progress=False, lr_encoder=lr, decoding=decoding, **TINY)
+    capsys.readouterr()
+    results = load_results(tmp_path, decoding="rate")
+    best = max(results, key=lambda r: r.metrics["readout_rate"])
+    assert vdib("best", "predictive-coding", tmp_path, "--decoding", "rate", "--metric", "readout_rate",
+                "--keys", "lr-encoder,decoding") == 0
+    assert capsys.readouterr().out.strip() == f"--lr-encoder {best.params['lr_encoder']} --decoding rate"
+    worst = min(results, key=lambda r: r.metrics["readout_rate"])
+    assert vdib("best", "predictive-coding", tmp_path, "--decoding", "rate", "--metric", "readout_rate",
+                "--mode", "min", "--keys", "lr_encoder") == 0
+    assert capsys.readouterr().out.strip() == f"--lr-encoder {worst.params['lr_encoder']}"
+    assert vdib("best", "predictive-coding", tmp_path, "--decoder", "cnn") == 2  # nothing matches: one line
+    assert vdib("best", "predictive-coding", tmp_path, "--keys", "nope") == 2

@@ -29,8 +29,8 @@ from .results import Result, load_results, read_result, write_result
 from .stats import group
 from .trials import summary_line
 
-VERBS = ("list", "run", "sweep", "tune", "rerun", "show", "evaluator")
-USAGE = """usage: vdib {list,run,sweep,tune,rerun,show,evaluator} ...
+VERBS = ("list", "run", "sweep", "tune", "best", "rerun", "show", "evaluator")
+USAGE = """usage: vdib {list,run,sweep,tune,best,rerun,show,evaluator} ...
   vdib list                                          experiments, parameters, defaults, allowed values
   vdib run EXPERIMENT --out DIR [--PARAM VALUE ...] [--quick]
   vdib sweep EXPERIMENT --out DIR [--quick] --PARAM v1,v2,... [--PARAM lo..hi] ...
@@ -39,6 +39,9 @@ USAGE = """usage: vdib {list,run,sweep,tune,rerun,show,evaluator} ...
              [--metric NAME] [--mode max|min] [--max-extensions N]
                                                      tune a variant on validation: a grid over the listed
                                                      parameters, extended at an edge, then the --then- ones
+  vdib best EXPERIMENT DIR [--PARAM VALUE ...] [--metric NAME] [--mode max|min] [--keys PARAM,PARAM,...]
+                                                     the flags of the best result among those with these
+                                                     parameters (a tuning's choice, for the next command)
   vdib rerun RESULT.json --out DIR [--tolerance REL]
   vdib show DIR [--by PARAM,PARAM,...]
   vdib evaluator [--retrain] [--path FILE]             the MNIST judge: load (or train) it, print its accuracy"""
@@ -208,6 +211,29 @@ def cmd_tune(args: list[str]) -> int:
     return 0
 
 
+def cmd_best(args: list[str]) -> int:
+    positional, options, quick = _options(args)
+    if len(positional) != 2:
+        raise ConfigError("best takes an experiment and a directory: vdib best EXPERIMENT DIR [--PARAM VALUE ...]")
+    exp = get_experiment(positional[0])
+    metric = options.pop("metric", "val_accuracy")
+    mode = options.pop("mode", "max")
+    if mode not in ("max", "min"):
+        raise ConfigError(f"--mode must be max or min, got {mode!r}")
+    keys = [k.replace("-", "_") for k in options.pop("keys", "lr_encoder,lr_decoder,tau_d").split(",") if k]
+    for k in keys:
+        exp.param(k)
+    where = {k: exp.param(k).parse(v) for k, v in options.items()}
+    results = load_results(positional[1], exp.name, quick=quick, **where)
+    try:
+        best = tuning.choose(results, f"metrics.{metric}", maximize=mode == "max")
+    except ValueError:
+        raise ConfigError(f"no {exp.name} result with metric {metric} and {where or 'any parameters'} "
+                          f"in {positional[1]}") from None
+    print(" ".join(f"--{k.replace('_', '-')} {best.params[k]}" for k in keys))
+    return 0
+
+
 MACHINE = ("cpu", "gpu", "device", "threads", "torch")  # provenance that can change the rounding
 
 
@@ -323,7 +349,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")  # huge pages: fewer first-touch faults on big gradients
     try:
-        return {"list": cmd_list, "run": cmd_run, "sweep": cmd_sweep, "tune": cmd_tune, "rerun": cmd_rerun,
+        return {"list": cmd_list, "run": cmd_run, "sweep": cmd_sweep, "tune": cmd_tune, "best": cmd_best,
+                "rerun": cmd_rerun,
                 "show": cmd_show,
                 "evaluator": cmd_evaluator}[verb](args)
     except ConfigError as e:

@@ -9,30 +9,16 @@ set -euo pipefail
 cd "$(dirname "$0")/../../.."
 R=book/results/predictive_coding
 V=${VDIB:-.venv/bin/vdib}
-PY=${PYTHON:-.venv/bin/python}
 TUNE_BUDGET=(--n-train 1000 --epochs 30 --patience 3)
 GRID=(--lr-encoder 0.01,0.03,0.1 --lr-decoder 0.003,0.01,0.03)
 CONTROL_GRID=(--lr-decoder 0.003,0.01,0.03 --readout-init-gain 3,10,30)
+PATHWISE=(--estimator pathwise --encoder trained)  # a trained variant's choice never comes from a control's trials
 
-# choice VARIANT_FLAGS... -> the tuned flags (stage 1 with "eq": the choice at the paper's window tau_d = 5)
+# choice final|eq VARIANT_FLAGS... -> the variant's tuned flags ("eq": its choice at the paper's window tau_d = 5)
 choice() {
   local stage=$1; shift
-  "$PY" - "$stage" "$@" <<'PY'
-import sys
-from vdib_core.experiments import choose, get_experiment, load_results
-stage, flags = sys.argv[1], sys.argv[2:]
-budget = ["--n-train", "1000", "--epochs", "30", "--patience", "3"]  # TUNE_BUDGET
-flags = flags + budget
-where = {flags[i][2:].replace("-", "_"): flags[i + 1] for i in range(0, len(flags), 2)}
-exp = get_experiment("predictive-coding")
-where = {k: exp.param(k).parse(v) for k, v in where.items()}
-if stage == "eq":
-    where["tau_d"] = 5
-best = choose(load_results("book/results/predictive_coding/tuning", "predictive-coding", seed=100, delta=0, quick=False),
-              "metrics.val_accuracy", **where)
-keys = ["lr_encoder", "lr_decoder", "readout_init_gain", "tau_d"]
-print(" ".join(f"--{k.replace('_', '-')} {best.params[k]}" for k in keys))
-PY
+  $V best predictive-coding $R/tuning --seed 100 --delta 0 "${TUNE_BUDGET[@]}" "$@" \
+    --keys lr-encoder,lr-decoder,readout-init-gain,tau-d $([ "$stage" = eq ] && echo --tau-d 5)
 }
 
 tune() {  # tune VARIANT_FLAGS...
@@ -68,17 +54,17 @@ case "${1:-}" in
     ;;
   c)  # after lane a: the beta sweep, then more deltas for the MLP
     $V sweep predictive-coding --out $R/beta --delta 0 --seed 0..4 --decoder linear --decoding time \
-      $(choice final --decoder linear --decoding time) --beta 0,0.01,0.1,1,10
-    main -1,2 --decoder mlp --decoding time
-    main -1,2 --decoder mlp --decoding rate
+      $(choice final "${PATHWISE[@]}" --decoder linear --decoding time) --beta 0,0.01,0.1,1,10
+    main -1,2 "${PATHWISE[@]}" --decoder mlp --decoding time
+    main -1,2 "${PATHWISE[@]}" --decoder mlp --decoding rate
     ;;
   d)  # after lane b: more deltas for the linear decoder and its controls
     for decoding in time rate; do
-      main -1,2 --decoder linear --decoding $decoding
+      main -1,2 "${PATHWISE[@]}" --decoder linear --decoding $decoding
       main -1,2 --encoder frozen --decoder linear --decoding $decoding
     done
     for decoding in time rate; do
-      main -3,-2,3 --decoder linear --decoding $decoding
+      main -3,-2,3 "${PATHWISE[@]}" --decoder linear --decoding $decoding
     done
     ;;
   *) echo "usage: $0 a|b|c|d" >&2; exit 2 ;;
