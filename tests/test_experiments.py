@@ -248,12 +248,13 @@ def test_best_prints_the_flags_of_the_best_matching_result(tmp_path, capsys):
     capsys.readouterr()
     results = load_results(tmp_path, decoding="rate")
     best = max(results, key=lambda r: r.metrics["readout_rate"])
-    assert vdib("best", "predictive-coding", tmp_path, "--decoding", "rate", "--metric", "readout_rate",
+    assert vdib("best", "predictive-coding", tmp_path, "--quick", "--decoding", "rate", "--metric", "readout_rate",
                 "--keys", "lr-encoder,decoding") == 0
     assert capsys.readouterr().out.strip() == f"--lr-encoder {best.params['lr_encoder']} --decoding rate"
     worst = min(results, key=lambda r: r.metrics["readout_rate"])
-    assert vdib("best", "predictive-coding", tmp_path, "--decoding", "rate", "--metric", "readout_rate",
+    assert vdib("best", "predictive-coding", tmp_path, "--quick", "--decoding", "rate", "--metric", "readout_rate",
                 "--mode", "min", "--keys", "lr_encoder") == 0
     assert capsys.readouterr().out.strip() == f"--lr-encoder {worst.params['lr_encoder']}"
-    assert vdib("best", "predictive-coding", tmp_path, "--decoder", "cnn") == 2  # nothing matches: one line
+    assert vdib("best", "predictive-coding", tmp_path, "--decoding", "rate") == 2  # full-scale: none here
+    assert vdib("best", "predictive-coding", tmp_path, "--quick", "--decoder", "cnn") == 2
     assert vdib("best", "predictive-coding", tmp_path, "--keys", "nope") == 2
