@@ -17,7 +17,7 @@ TINY = dict(n_hidden=16, n_readout=8, decoder_hidden=32, train_per_digit=3, val_
             dt=200_000)
 FLAGS = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()]
 T = 10  # 2 s at dt = 200 ms
-METRICS = ("evaluator_accuracy", "bce", "kl", "readout_rate", "hidden_rate", "knn_time", "knn_rate",
+METRICS = ("evaluator_accuracy", "bce", "val_bce", "kl", "readout_rate", "hidden_rate", "knn_time", "knn_rate",
            "i_xz_upper_bits")
 REFERENCES = ("knn_input", "ceiling_accuracy", "mean_image_bce")
 

@@ -62,7 +62,8 @@ def test_subsets_are_fixed_and_hold_every_class():
 def test_mnist_trial_reports_the_named_metrics_references_and_arrays():
     r = run("mnist", None, progress=False, **TINY)
     m, ref = r["metrics"], r["references"]
-    assert {"evaluator_accuracy", "bce", "mse", "readout_rate", "hidden_rate", "kl"} <= set(m)
+    assert {"evaluator_accuracy", "bce", "val_bce", "mse", "readout_rate", "hidden_rate", "kl"} <= set(m)
+    assert m["val_bce"] > 0  # BCE per validation digit, in nats
     assert 0 <= m["evaluator_accuracy"] <= 1 and 0 < m["mse"] < 1 and 0 < m["readout_rate"] < 1
     assert m["bce"] > 0 and m["i_xz_upper_bits"] == pytest.approx(m["kl"] / np.log(2))
     assert ref["clean_accuracy"] >= 0.9 and ref["mean_image_bce"] > 0

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from ..data import latency_encode, load_mnist, rate_encode
 from ..model import HybridModel, VDIBConfig
+from ..train import evaluate
 from ..objective import vdib_loss
 from .evaluator import Evaluator, load_evaluator
 from .registry import Data, Experiment, Param, common_params, model_fields, register
@@ -81,8 +82,10 @@ class MNIST(Experiment):
         BCE per image (nats), MSE per pixel, KL per image, firing rates, and the VDIB bounds in bits."""
         recon, sums = self._reconstruct(model, data, p)
         n = len(recon)
+        val = evaluate(model, data.val, input_fn=data.input_fn, seed=1000 + p["seed"])  # BCE per validation digit
         return {"evaluator_accuracy": evaluator().accuracy(recon, data.test[1]), **{k: v / n for k, v in sums.items()},
-                "i_xz_upper_bits": sums["kl"] / n / math.log(2), "neg_nll_bits": -sums["bce"] / n / math.log(2)}
+                "i_xz_upper_bits": sums["kl"] / n / math.log(2), "neg_nll_bits": -sums["bce"] / n / math.log(2),
+                "val_bce": val["metric"]}
 
     def _reconstruct(self, model: HybridModel, data: Data, p: dict, batch_size: int = 250):
         device = next(model.parameters()).device

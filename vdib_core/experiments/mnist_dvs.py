@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from ..data import EmulatedMNISTDVS, MNISTDVS, load_mnist
 from ..data.mnist_dvs import DURATION_US
 from ..model import HybridModel, VDIBConfig
+from ..train import evaluate
 from ..objective import vdib_loss
 from .analysis import embed_2d, knn_separability
 from .mnist import evaluator
@@ -166,7 +167,8 @@ class MNISTDVSExperiment(Experiment):
         return {"evaluator_accuracy": evaluator().accuracy(test["recon"], labels), **sums,
                 "knn_time": knn_separability(test["windows"], labels, seed=p["seed"]),
                 "knn_rate": knn_separability(test["windows"].sum(1), labels, seed=p["seed"]),
-                "i_xz_upper_bits": sums["kl"] / math.log(2)}
+                "i_xz_upper_bits": sums["kl"] / math.log(2),
+                "val_bce": evaluate(model, data.val, input_fn=data.input_fn, seed=1000 + p["seed"])["metric"]}
 
     def references(self, data: Data, p: dict) -> dict[str, float]:
         """k-NN separability of the input event counts; the evaluator on the class images themselves (the
