@@ -57,6 +57,10 @@ case "${1:-}" in
       $(choice final "${PATHWISE[@]}" --decoder linear --decoding time) --beta 0,0.01,0.1,1,10
     main -1,2 "${PATHWISE[@]}" --decoder mlp --decoding time
     main -1,2 "${PATHWISE[@]}" --decoder mlp --decoding rate
+    for decoding in time rate; do
+      tune --encoder frozen --decoder mlp --decoding $decoding "${CONTROL_GRID[@]}" --then-tau-d 1..4
+      main 0,1 --encoder frozen --decoder mlp --decoding $decoding
+    done
     ;;
   d)  # after lane b: more deltas for the linear decoder and its controls
     for decoding in time rate; do
