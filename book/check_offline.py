@@ -19,6 +19,8 @@ by Selenium through Debian's ``chromium-driver``) and checks that
       ``<table>`` in its article,
   (f) the console is clean: a SEVERE message in the browser's console fails the page (warnings and
       local 404s are listed, informative),
+  (h) no control that needs a kernel is offered: elements of class ``vdib-needs-kernel`` (a panel's
+      "train this point now" button) are not displayed,
   (g) code does not run off the page: no code cell or text output (``pre``) is wider than its box at the
       window width of 1280 px (display maths that scrolls in its own box is listed, informative),
 and saves screenshots (each page; each panel before and after its controls moved) under ``--out``
@@ -422,6 +424,12 @@ def check_page(chrome: str, driver_path: str, base: str, page: str, out: Path, t
             failures += [f"pipe-table text shown instead of a table: {p[:80]!r}" for p in pipes[:5]]
             if need_table and not n_tables:
                 failures.append("no HTML table in this page (--require-table)")
+
+            # (h) kernel-only controls
+            n_live = driver.execute_script(
+                "return Array.from(document.querySelectorAll('.vdib-needs-kernel')).filter(e => e.offsetParent).length")
+            if n_live:
+                failures.append(f"{n_live} control(s) that need a kernel are displayed (class vdib-needs-kernel)")
 
             # (g) width
             wide_pre, wide_math = driver.execute_script(OVERFLOW_JS)
