@@ -131,8 +131,9 @@ def requested_urls(netlog: Path) -> list[tuple[str, str | None]]:
         params = event.get("params") or {}
         if names.get(event.get("type")) == "URL_REQUEST_START_JOB" and "url" in params:
             initiator = params.get("initiator")
-            if initiator in (None, "not an origin", "null"):
-                initiator = None
+            if initiator in (None, "not an origin", "null") or \
+                    str(initiator).startswith(("chrome://", "chrome-untrusted://", "chrome-search://")):
+                initiator = None  # the browser's own pages (its new-tab page fetches from google.com)
             out.append((params["url"], initiator))
     return sorted(set(out))
 

@@ -155,7 +155,7 @@ def test_chapters_run_in_colab_from_a_clone_at_the_books_ref(tmp_path):
     content = tmp_path / "content"
     content.mkdir()
     env = dict(clean)
-    env.update(PYTHONPATH=str(stub), VDIB_QUICK="1", MPLBACKEND="Agg", VDIB_REPOSITORY=str(remote),
+    env.update(PYTHONPATH=str(stub), VDIB_QUICK="1", MPLBACKEND="Agg", VDIB_REPOSITORY=f"file://{remote}",  # file://: a real (shallow) fetch
                PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}")
     env.pop("VDIB_CHECKOUT", None)
 
