@@ -97,7 +97,7 @@ def test_the_repository_is_named_in_one_place_and_everything_derived_agrees():
 def test_sync_repository_rewrites_a_changed_address(tmp_path):
     # the first cell of a chapter as the script writes it, for another repository and ref
     block = sync_repository.setup_block("06_mnist", "https://github.com/someone/fork", "pages")
-    old = sync_repository.setup_block("06_mnist", "https://github.com/vdib-book/vdib-book", "main")
+    old = sync_repository.setup_block("06_mnist", *sync_repository.repository())
     cell = old + "\nimport torch\n"
     new = sync_repository.synced_cell(cell, "06_mnist", "https://github.com/someone/fork", "pages")
     assert new == block + "\nimport torch\n"
