@@ -16,14 +16,23 @@ by Selenium through Debian's ``chromium-driver``) and checks that
       whose initiator is the page goes to 127.0.0.1/localhost (or is a data:/blob: URL).
       Chromium's own background traffic (component updater, network time, account checks; it has
       no initiator) is listed separately and ignored: a reader's browser does that anyway,
+  (e) tables render: no page shows pipe-table text (a markdown table left as text, ``|---|---|``) outside
+      its code cells' sources, and every page named with ``--require-table`` has at least one HTML
+      ``<table>`` in its article,
+  (f) the console is clean: a SEVERE message in the browser's console fails the page (warnings and
+      local 404s are listed, informative),
+  (h) no control that needs a kernel is offered: elements of class ``vdib-needs-kernel`` (a panel's
+      "train this point now" button) are not displayed,
+  (g) code does not run off the page: no code cell or text output (``pre``) is wider than its box at the
+      window width of 1280 px (display maths that scrolls in its own box is listed, informative),
 and saves screenshots (each page; each panel before and after its controls moved) under ``--out``
-(default /tmp/vdib_offline_check). It also lists local 404s and the pages' console errors
-(informative, they do not fail the check).
+(default /tmp/vdib_offline_check).
 
 Usage (from the repository root, after ``jupyter-book build .``):
     .venv/bin/python book/check_offline.py                 # book/01_spikes.html and index.html
     .venv/bin/python book/check_offline.py --all           # every page of the book
-    .venv/bin/python book/check_offline.py --all --require-panel book/05_predictive_coding.html
+    .venv/bin/python book/check_offline.py --all --require-panel book/05_predictive_coding.html \
+        --require-table book/06_mnist.html --require-table book/07_mnist_dvs.html
 
 Needs ``apt-get install -y chromium chromium-driver`` (Debian) and the Python package selenium
 (requirements.txt). Exit status 0 when every check passes.
@@ -65,7 +74,7 @@ CHROME_FLAGS = [
     "--no-first-run",
     "--metrics-recording-only",
     "--hide-scrollbars",
-    "--window-size=1200,1600",
+    "--window-size=1280,1600",  # the width the book is checked at (figures legible, no clipped code)
 ]
 
 
@@ -124,8 +133,9 @@ def requested_urls(netlog: Path) -> list[tuple[str, str | None]]:
         params = event.get("params") or {}
         if names.get(event.get("type")) == "URL_REQUEST_START_JOB" and "url" in params:
             initiator = params.get("initiator")
-            if initiator in (None, "not an origin", "null") or initiator.startswith(("chrome://", "chrome-untrusted://")):
-                initiator = None  # Chromium's own pages (e.g. the new-tab page's Google bar), not the book's
+            if initiator in (None, "not an origin", "null") or \
+                    str(initiator).startswith(("chrome://", "chrome-untrusted://", "chrome-search://")):
+                initiator = None  # the browser's own pages (its new-tab page fetches from google.com)
             out.append((params["url"], initiator))
     return sorted(set(out))
 
@@ -135,6 +145,35 @@ def is_external(url: str) -> bool:
     if parts.scheme in ("data", "blob", "about", "chrome", "chrome-extension", "file"):
         return False
     return (parts.hostname or "") not in LOCAL_HOSTS
+
+
+# ---- tables --------------------------------------------------------------------------------------
+PIPE_RULE = re.compile(r"\|[ \t]*:?-{3,}:?[ \t]*(\|[ \t]*:?-{3,}:?[ \t]*)*\|")
+
+
+def pipe_table_text(text: str) -> list[str]:
+    """The lines of `text` that are the rule line of a markdown pipe table (``|---|:--:|``): a table that
+    was shown as text instead of being rendered."""
+    return [line.strip() for line in text.splitlines() if PIPE_RULE.search(line)]
+
+
+# JavaScript: the page's text without its code cells' sources (where a table may be written as code),
+# and its number of tables in the article
+PAGE_TEXT_JS = """
+const root = document.querySelector("article") || document.querySelector("main") || document.body;
+const copy = root.cloneNode(true);
+copy.querySelectorAll(".cell_input, script, style, textarea").forEach(e => e.remove());
+return [copy.innerText || copy.textContent, root.querySelectorAll("table").length];
+"""
+
+# JavaScript: code boxes (pre) whose content is wider than the box, and display maths wider than its box
+OVERFLOW_JS = """
+const wide = e => e.scrollWidth > e.clientWidth + 1;
+const text = e => (e.textContent || "").trim().split("\\n")[0].slice(0, 80);
+return [Array.from(document.querySelectorAll("article pre")).filter(e => e.offsetParent && wide(e)).map(text),
+        Array.from(document.querySelectorAll("article mjx-container[display='true']"))
+             .filter(e => e.offsetParent && wide(e)).length];
+"""
 
 
 # ---- frame panels as saved in a page --------------------------------------------------------------
@@ -364,7 +403,7 @@ def check_solutions(driver, timeout: float = 5.0) -> tuple[int, list[str]]:
 
 
 def check_page(chrome: str, driver_path: str, base: str, page: str, out: Path, timeout: float,
-               need_panel: bool) -> bool:
+               need_panel: bool, need_table: bool = False) -> bool:
     url = f"{base}/{page}"
     print(f"\n== {page}")
     html = urllib.request.urlopen(url).read().decode()
@@ -412,8 +451,32 @@ def check_page(chrome: str, driver_path: str, base: str, page: str, out: Path, t
                       f"  -> {'OK' if not sol_failures else 'FAIL'}")
             failures += sol_failures
             driver.execute_script("window.scrollTo(0, 0)")
+
+            # (e) tables
+            text, n_tables = driver.execute_script(PAGE_TEXT_JS)
+            pipes = pipe_table_text(text)
+            tables_ok = not pipes and (n_tables > 0 or not need_table)
+            print(f"  tables:  {n_tables} HTML tables, {len(pipes)} pipe-table rules shown as text"
+                  f"{' (tables required)' if need_table else ''}  -> {'OK' if tables_ok else 'FAIL'}")
+            failures += [f"pipe-table text shown instead of a table: {p[:80]!r}" for p in pipes[:5]]
+            if need_table and not n_tables:
+                failures.append("no HTML table in this page (--require-table)")
+
+            # (h) kernel-only controls
+            n_live = driver.execute_script(
+                "return Array.from(document.querySelectorAll('.vdib-needs-kernel')).filter(e => e.offsetParent).length")
+            if n_live:
+                failures.append(f"{n_live} control(s) that need a kernel are displayed (class vdib-needs-kernel)")
+
+            # (g) width
+            wide_pre, wide_math = driver.execute_script(OVERFLOW_JS)
+            print(f"  width:   {len(wide_pre)} code/output boxes wider than the page at 1280 px"
+                  f"  -> {'OK' if not wide_pre else 'FAIL'}"
+                  + (f"; {wide_math} display equations scroll in their box" if wide_math else ""))
+            failures += [f"code box clipped at 1280 px: {w!r}" for w in wide_pre[:5]]
+
             driver.save_screenshot(str(shot))
-            console = [f"{e.get('level')}: {e.get('message', '')}" for e in driver.get_log("browser")
+            console = [(e.get("level"), e.get("message", "")) for e in driver.get_log("browser")
                        if e.get("level") in ("SEVERE", "WARNING")]
         except Exception as e:  # a page that does not render (time-out, browser error) fails; the others still run
             failures.append(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
@@ -440,8 +503,12 @@ def check_page(chrome: str, driver_path: str, base: str, page: str, out: Path, t
     for u in missing:
         print(f"    local 404: {u}")
     ok &= not external
-    for line in sorted(set(console))[:20]:  # informative
-        print(f"    console: {line[:300]}")
+    # (f) console: SEVERE fails, warnings are informative
+    severe = sorted({m for level, m in console if level == "SEVERE"})
+    print(f"  console: {len(severe)} SEVERE messages  -> {'OK' if not severe else 'FAIL'}")
+    for level, message in sorted(set(console))[:20]:
+        print(f"    console {'FAIL' if level == 'SEVERE' else level}: {message[:300]}")
+    ok &= not severe
     print(f"  screenshot: {shot}")
     return ok
 
@@ -452,6 +519,8 @@ def main() -> int:
     parser.add_argument("--all", action="store_true", help="check every page under book/ and index.html")
     parser.add_argument("--require-panel", action="append", default=[], metavar="PAGE",
                         help="fail unless PAGE (also checked) holds a frame panel; repeatable")
+    parser.add_argument("--require-table", action="append", default=[], metavar="PAGE",
+                        help="fail unless PAGE (also checked) holds an HTML table; repeatable")
     parser.add_argument("--html", type=Path, default=ROOT / "_build" / "html", help="built site")
     parser.add_argument("--out", type=Path, default=Path("/tmp/vdib_offline_check"), help="screenshots")
     parser.add_argument("--timeout", type=float, default=90, help="seconds to wait for a page to render")
@@ -465,7 +534,7 @@ def main() -> int:
         )
     else:
         pages = args.pages or (["book/01_spikes.html", "index.html"] if not args.require_panel else [])
-    pages += [p for p in args.require_panel if p not in pages]
+    pages += [p for p in args.require_panel + args.require_table if p not in pages]
     for p in pages:
         if not (args.html / p).is_file():
             sys.exit(f"check_offline: {args.html / p} not found")
@@ -476,7 +545,7 @@ def main() -> int:
     server, port = serve(args.html)
     try:
         results = {p: check_page(chrome, driver_path, f"http://127.0.0.1:{port}", p, args.out, args.timeout,
-                                 p in args.require_panel) for p in pages}
+                                 p in args.require_panel, p in args.require_table) for p in pages}
     finally:
         server.shutdown()
     print("\n" + json.dumps({p: ("OK" if r else "FAIL") for p, r in results.items()}, indent=1))

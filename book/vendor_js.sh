@@ -6,6 +6,7 @@
 #     (render the saved ipywidgets state of executed chapters without a kernel),
 #   - book/widgets_setup.js (ours, committed): asset path + MathJax 3 glue for the widgets,
 #                                                            -> book/_static/vendor/widgets_setup.js
+#   - book/book.css (ours, committed): wrapping of code and outputs  -> book/_static/vendor/book.css
 # _config.yml points `mathjax_path` and `nb_ipywidgets_js` at these files, and adds book/_static to
 # `html_static_path`. book/_static/ is generated and git-ignored.
 #
@@ -38,6 +39,7 @@ all_present() {
 install_setup_js() {
   mkdir -p "$DEST"
   cmp -s widgets_setup.js "$DEST/widgets_setup.js" || cp widgets_setup.js "$DEST/widgets_setup.js"
+  cmp -s book.css "$DEST/book.css" || cp book.css "$DEST/book.css"
 }
 
 if [ "$(cat "$STAMP" 2>/dev/null)" = "$WANT" ] && all_present; then

@@ -1,4 +1,4 @@
-"""The throughput benchmark runs and prints its documented JSON interface (design.md "Public API").
+"""The throughput benchmark runs and prints its documented JSON interface (its stable interface).
 It also checks, inside, that its naive batch-1 loop computes the same logits and outputs as vdib_core."""
 import json
 import subprocess
@@ -16,7 +16,7 @@ def test_throughput_json_interface():
     for key in ("samples_per_s", "gflops_per_s", "roofline_gflops_per_s", "naive_samples_per_s",
                 "snntorch_samples_per_s"):
         assert result[key] > 0, key
-    assert abs(result["gflop_per_sample"] - 0.414) < 0.01  # design.md: ≈ 0.42 GFLOP per training sample
+    assert abs(result["gflop_per_sample"] - 0.414) < 0.01  # measured: ≈ 0.42 GFLOP per training sample
     # the predictive-coding model against the pre-issue-14 reference; speedups are not asserted (noisy timings)
     for key in ("encoder_speedup", "linear_step_speedup", "mlp_step_speedup", "linear_step_bound", "mlp_step_bound",
                 "samples_per_s", "reference_samples_per_s"):

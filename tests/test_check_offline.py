@@ -44,3 +44,14 @@ def test_saved_panels_reads_controls_and_frames(tmp_path):
     for idx in itertools.product(*(range(len(v)) for v in values)):
         point = tuple(v[i] for v, i in zip(values, idx))
         assert saved.frames[idx] == hashlib.sha256(bytes(panel.images[point].value)).hexdigest()
+
+
+def test_pipe_table_text_finds_tables_shown_as_text():
+    # what a markdown table rendered as CommonMark looks like in a page: its lines as text
+    shown = "| decoder | δ | time − rate |\n|---|---|---|\n| mlp | 0 | 12 ± 3 |"
+    assert check_offline.pipe_table_text(shown) == ["|---|---|---|"]
+    assert check_offline.pipe_table_text("| a | b |\n| :--- | ---: |\n| 1 | 2 |") == ["| :--- | ---: |"]
+    assert check_offline.pipe_table_text("|---|") == ["|---|"]
+    # a rendered table leaves only its cells' text; a bar or a dash in prose is not a table
+    assert check_offline.pipe_table_text("decoder\tδ\ttime − rate\nmlp\t0\t12 ± 3") == []
+    assert check_offline.pipe_table_text("|x| = 3 -- and |y| --- not a table") == []

@@ -258,3 +258,63 @@ def test_best_prints_the_flags_of_the_best_matching_result(tmp_path, capsys):
     assert vdib("best", "predictive-coding", tmp_path, "--decoding", "rate") == 2  # full-scale: none here
     assert vdib("best", "predictive-coding", tmp_path, "--quick", "--decoder", "cnn") == 2
     assert vdib("best", "predictive-coding", tmp_path, "--keys", "nope") == 2
+
+
+# ---- command-line rough edges (issue: the reader's path) -------------------------------------------
+def test_show_prints_a_single_trial_without_a_spread(tmp_path, capsys):
+    run("predictive-coding", tmp_path, quick=True, progress=False, seed=0, **TINY)
+    run("predictive-coding", tmp_path, quick=True, progress=False, seed=0, decoding="rate", **TINY)
+    capsys.readouterr()
+    assert vdib("show", tmp_path, "--by", "decoding") == 0
+    rows = capsys.readouterr().out.splitlines()[3:]
+    assert [r.split()[:2] for r in rows] == [["rate", "1"], ["time", "1"]]
+    assert not any("±" in r for r in rows), rows  # one trial: its spread is unknown, not "± 0"
+
+
+def test_result_files_are_readable_by_others(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        run("predictive-coding", tmp_path, quick=True, progress=False, **TINY)
+    finally:
+        os.umask(old)
+    (path,) = tmp_path.glob("*.json")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o644 for p in tmp_path.iterdir())
+
+
+def test_a_window_longer_than_the_sequences_exits_2_and_leaves_no_folder(tmp_path, capsys):
+    out = tmp_path / "new" / "runs"
+    assert vdib("run", "predictive-coding", "--out", out, "--quick", "--tau-d", "99", *TINY_FLAGS) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["vdib run: error: --tau-d 99 is longer than the sequences (12 steps)"]
+    assert not (tmp_path / "new").exists()
+    assert vdib("run", "mnist", "--out", out, "--quick", "--tau-d", "999") == 2  # beyond the rate code's steps
+    assert "longer than the sequences" in capsys.readouterr().err and not (tmp_path / "new").exists()
+
+
+def test_the_local_sweep_goes_on_past_a_failed_trial_lists_it_and_exits_1(tmp_path, capsys):
+    code = vdib("sweep", "predictive-coding", "--out", tmp_path, "--quick", *TINY_FLAGS, "--tau-d=2,99,3")
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert sorted(r.params["tau_d"] for r in load_results(tmp_path)) == [2, 3]  # the trial after it ran too
+    why = "ValueError: tau_d=99 is longer than the sequences"
+    assert out.count(f" tau_d=99] failed: {why}") == 1
+    assert "vdib sweep: 1 trial(s) failed (the others are in" in err and f" tau_d=99] {why}" in err
+    assert "Traceback" not in err
+
+
+def test_progress_is_one_line_per_pass_when_output_is_not_a_terminal(tmp_path):
+    # a real `vdib run` with its output redirected to a file, as in a batch job's log
+    log = tmp_path / "log.txt"
+    with open(log, "w") as f:
+        done = subprocess.run([sys.executable, "-m", "vdib_core", "run", "predictive-coding", "--out", tmp_path,
+                               "--quick", *[flag for flag in TINY_FLAGS if "epochs" not in flag], "--epochs=3"],
+                              stdout=f, stderr=subprocess.STDOUT, timeout=600)
+    text = log.read_text()
+    assert done.returncode == 0, text
+    assert "\r" not in text  # no progress-bar frames
+    assert [ln.split(":")[0] for ln in text.splitlines() if ln.startswith("epoch ")] == \
+        ["epoch 1/3", "epoch 2/3", "epoch 3/3"]

@@ -167,7 +167,7 @@ def test_decoding_window_defaults_to_the_recording_and_cannot_exceed_it(tmp_path
     assert exp.model_config(exp.configure(**TINY, tau_d=T)).tau_d == T
     with pytest.raises(ValueError, match=r"tau_d=11 is longer than the recordings \(T = 10 steps"):
         exp.model_config(exp.configure(**TINY, tau_d=11))
-    assert vdib("run", "mnist-dvs", "--out", tmp_path, *FLAGS, "--tau-d", "11") == 1  # before any data is built
+    assert vdib("run", "mnist-dvs", "--out", tmp_path, *FLAGS, "--tau-d", "11") == 2  # bad input: before any data is built
     err = capsys.readouterr().err
     assert "tau_d=11 is longer than the recordings (T = 10 steps at dt=200000 µs)" in err
     assert not any(tmp_path.iterdir())

@@ -151,7 +151,7 @@ def test_decoder_output_shapes(decoder, decoding, target):
 
 
 def test_hidden_firing_rate_is_healthy_at_initialisation_on_rate_coded_mnist():
-    """design.md: normalised kernels + init give 5-30 % hidden firing on rate-coded digits at init."""
+    """Measured: normalised kernels + init give 5-30 % hidden firing on rate-coded digits at init."""
     from vdib_core.data import load_mnist, rate_encode
     images = load_mnist("train", verbose=False).images[:256].reshape(256, -1)
     for seed in range(3):

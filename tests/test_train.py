@@ -97,7 +97,7 @@ def test_bad_training_data():
 
 
 def test_mlp_decoder_units_stay_alive_on_spike_windows():
-    """design.md pitfall: an MLP reading 0/1 windows lost ~all ReLUs at lr 1e-3; input centring prevents it."""
+    """A measured pitfall: an MLP reading 0/1 windows lost ~all ReLUs at lr 1e-3; input centring prevents it."""
     torch.manual_seed(0)
     cfg = VDIBConfig(n_in=100, n_hidden=(), n_readout=64, n_out=100, tau_d=20, decoder="mlp", decoder_hidden=256,
                      r=0.3, beta=1e-3)

@@ -1,6 +1,8 @@
 """Kernel-free frame slider and frame panel: structure, the client-side links, placeholders, bad input,
 the live "train this point now" button."""
 import itertools
+import re
+from pathlib import Path
 
 import ipywidgets as widgets
 from ipywidgets.widgets.widget_link import Link
@@ -185,3 +187,40 @@ def test_frame_panel_train_button_runs_the_selected_point():
     panel.button.click()
     assert calls[-1] == ("0.1", "mlp", "rate")
     assert not plt.get_fignums()  # the live figure was rendered and closed
+
+
+# ---- ipywidgets 7 (no Stack): one image swapped by a callback; forced here with VDIB_NO_STACK=1 ----
+def test_frame_slider_without_stack_swaps_one_image(monkeypatch):
+    monkeypatch.setenv("VDIB_NO_STACK", "1")
+    from vdib_core.widgets import has_stack
+
+    assert not has_stack()
+    frames = {f"k = {k}": png_of(k) for k in range(4)}
+    box = frame_slider(frames, description="k")
+    slider, image = box.children
+    assert box.link is None and not any(isinstance(w, getattr(widgets, "Stack", ())) for w in box.children)
+    assert bytes(image.value) == frames["k = 0"]
+    for k in (2, 3, 0, 1):
+        slider.index = k
+        assert bytes(image.value) == frames[f"k = {k}"]
+
+
+def test_frame_panel_without_stack_swaps_one_image(monkeypatch):
+    monkeypatch.setenv("VDIB_NO_STACK", "1")
+    frames = {(b, d, g): png_of(i) for i, (b, d, g) in enumerate(itertools.product(*(v for _, v in CONTROLS)))}
+    panel = frame_panel(frames, CONTROLS, initial=(CONTROLS[0][1][1], CONTROLS[1][1][0], CONTROLS[2][1][1]))
+    view = panel.children[-1].children[0]
+    assert isinstance(view, widgets.Image) and not panel.links
+    assert bytes(view.value) == frames[panel.point()]
+    for k, control in enumerate(panel.controls):  # every value of every control shows its point's frame
+        for i in range(len(CONTROLS[k][1])):
+            control.index = i
+            assert bytes(view.value) == frames[panel.point()], (k, i)
+
+
+def test_the_train_button_is_marked_as_needing_a_kernel():
+    frames = {(b,): png_of(i) for i, b in enumerate([0.1, 1.0])}
+    panel = frame_panel(frames, [("β", [0.1, 1.0])], train=lambda point: png_of(7))
+    assert "vdib-needs-kernel" in panel.button._dom_classes  # hidden by the static site's book/book.css
+    css = (Path(__file__).parents[1] / "book" / "book.css").read_text()
+    assert re.search(r"\.vdib-needs-kernel\s*\{\s*display:\s*none", css)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,6 +23,18 @@ from .model import HybridModel, VDIBConfig
 from .objective import align_targets, decoder_nll, estimator_loss, target_prior, vdib_loss
 
 InputFn = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+def interactive() -> bool:
+    """Whether progress bars are worth drawing: a terminal on stderr, or a Jupyter kernel (widget bars).
+    Elsewhere (output redirected to a file or a pipe) a bar would write one carriage-return frame per
+    step into the log; callers print one line per pass (or per trial) instead."""
+    if "ipykernel" in sys.modules:
+        return True
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stderr
+        return False
 
 
 @dataclass
@@ -227,7 +240,7 @@ def fit(model: HybridModel, train: tuple[torch.Tensor, torch.Tensor], cfg: Train
         sums: dict[str, float] = {}
         t0 = time.perf_counter()
         bar = tqdm(range(0, len(X), cfg.batch_size), desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                   disable=not cfg.progress, leave=False)
+                   disable=not (cfg.progress and interactive()), leave=False)
         for step, i in enumerate(bar):
             idx = order[i:i + cfg.batch_size]
             x, y = _batch(model, X[idx], Y[idx], input_fn, gen, device)
@@ -261,6 +274,9 @@ def fit(model: HybridModel, train: tuple[torch.Tensor, torch.Tensor], cfg: Train
         history.append(record)
         if cfg.patience is not None and best_epoch(history, higher) == epoch + 1:
             best_state = copy.deepcopy(model.state_dict())
+        if cfg.progress and not interactive():  # a log file: one line per pass instead of a bar's frames
+            print(f"epoch {epoch + 1}/{cfg.epochs}: loss {record.get('loss', float('nan')):.4g}, "
+                  f"{record['time_s']:.1f} s", file=sys.stderr, flush=True)
         if checkpoint:
             save_checkpoint(checkpoint, model, train_cfg=cfg, epoch=epoch + 1, history=history, optimizers=opts,
                             best_model=best_state)

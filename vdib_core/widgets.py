@@ -7,7 +7,13 @@ keeps working in the static HTML book, where no kernel runs. (Live `interact` pa
 from the package.)
 
 `frame_panel`: the same over a grid of frames with several controls (sliders, toggle buttons,
-dropdowns), through nested Stacks; optionally with a "train this point now" button for live kernels.
+dropdowns), through nested Stacks; optionally with a "train this point now" button for live kernels
+(it carries the CSS class `vdib-needs-kernel`, which the static site's stylesheet hides: there, no
+kernel would answer it).
+
+ipywidgets 7 (long shipped by Colab) has no `Stack`. There, and whenever `VDIB_NO_STACK=1` is set (the
+tests force this path), both widgets show one `Image` whose PNG a Python callback swaps when a control
+moves: it needs a live kernel, which ipywidgets 7 always has here (the static site is built with 8).
 
 ipywidgets and matplotlib are imported here only; `import vdib_core` does not need them.
 """
@@ -15,7 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import numbers
+import os
 from typing import Callable, Hashable, Mapping, Sequence, Tuple, Union
 
 import ipywidgets as widgets
@@ -24,6 +32,12 @@ from matplotlib.figure import Figure
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 Frame = Union[Figure, bytes]
+
+
+def has_stack() -> bool:
+    """Whether frames can be flipped in the browser (`ipywidgets.Stack`, ipywidgets >= 8), unless
+    `VDIB_NO_STACK=1` asks for the kernel-side fallback (one Image swapped by a callback)."""
+    return hasattr(widgets, "Stack") and os.environ.get("VDIB_NO_STACK") != "1"
 
 
 def figure_png(fig: Figure, dpi: int = 80) -> bytes:
@@ -64,11 +78,21 @@ def frame_slider(frames: Mapping[str, Frame], description: str = "", *, dpi: int
     pngs = [_frame_bytes(label, frames[label], dpi) for label in labels]
     layout = widgets.Layout(width=width, max_width="100%", height="auto") if width else \
         widgets.Layout(max_width="100%", height="auto")
-    images = [widgets.Image(value=png, format="png", layout=layout) for png in pngs]
-    stack = widgets.Stack(images, selected_index=0)
     slider = widgets.SelectionSlider(options=labels, value=labels[0], description=description,
                                      continuous_update=True, style={"description_width": "initial"},
                                      layout=widgets.Layout(width="min(600px, 100%)"))
+    if not has_stack():  # ipywidgets 7: one image, its PNG swapped by the kernel when the slider moves
+        image = widgets.Image(value=pngs[0], format="png", layout=layout)
+
+        def show(change: dict) -> None:
+            image.value = pngs[change["new"]]
+
+        slider.observe(show, names="index")
+        box = widgets.VBox([slider, image])
+        box.link = None
+        return box
+    images = [widgets.Image(value=png, format="png", layout=layout) for png in pngs]
+    stack = widgets.Stack(images, selected_index=0)
     link = widgets.jslink((slider, "index"), (stack, "selected_index"))
     box = widgets.VBox([slider, stack])
     box.link = link  # keep a reference (and let tests find it)
@@ -242,12 +266,25 @@ def frame_panel(frames: Mapping[Point, Frame], controls: Sequence, *, initial: P
         links.append(widgets.jslink((ctrls[k], "index"), (stack, "selected_index")))
         return stack
 
-    view = level(())
+    if has_stack():
+        view = level(())
+    else:  # ipywidgets 7: the leaves only (no Stacks, no links); one image shows the selected point's PNG
+        for prefix in itertools.product(*(range(len(vals)) for vals in values)):
+            level(prefix)
+        view = widgets.Image(value=images[initial].value, format="png", layout=widgets.Layout(**layout))
+        view.add_class("vdib-frame")
+
+        def show(_: dict | None = None) -> None:
+            view.value = images[tuple(vals[c.index] for vals, c in zip(values, ctrls))].value
+
+        for c in ctrls:
+            c.observe(show, names="index")
     button = output = None
     if train is not None:
         button = widgets.Button(description="train this point now",  # no icon: its font is not served offline
                                 tooltip="trains a small model at the selected point (needs a running Python kernel)",
                                 layout=widgets.Layout(width="auto"))
+        button.add_class("vdib-needs-kernel")  # hidden on the static site (book/book.css): no kernel there
         output = widgets.Output()
     panel = FramePanel([*ctrls, *([button] if button else []), widgets.HBox([view, output] if output else [view])])
     panel.add_class("vdib-panel")

@@ -11,8 +11,9 @@
     vdib evaluator [--retrain] [--path FILE]
 
 Parameters are written `--name value` or `--name=value`; underscores and dashes are the same. Bad input
-gets a one-line error and exit status 2; a trial that fails while running exits with status 1 (with
-`--backend ray`, after the other trials have landed, listing the failed ones).
+gets a one-line error and exit status 2, before any output folder is made; a trial that fails while running
+exits with status 1 (a sweep, with either backend, runs the other trials first and then lists the failed
+ones). Progress bars are drawn on a terminal; redirected to a file, the output has one line per pass.
 """
 from __future__ import annotations
 
@@ -126,12 +127,38 @@ def _run_one(name: str, params: dict, out: Path, progress: bool = True) -> dict:
     return result
 
 
+def _sequence_length(exp, p: dict) -> int | None:
+    """The number of steps a trial's decoding window must fit in, where it is known from the parameters
+    alone (without building the data); None where it is not."""
+    if hasattr(exp, "tau_d") and callable(exp.tau_d):  # MNIST-DVS: from the recording length and dt
+        try:
+            exp.tau_d(p)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        return None
+    if "t_train" in p and "t_test" in p:  # predictive coding: training and test sequences
+        return min(p["t_train"], p["t_test"])
+    if "steps" in p:  # MNIST: the rate code's length
+        return p["steps"]
+    return None
+
+
+def _preflight(name: str, p: dict) -> None:
+    """Checks that need several parameters together, made before any folder is created or data loaded, so
+    that such bad input exits 2 with one line (the experiment checks the same again when it runs)."""
+    exp = get_experiment(name)
+    length = _sequence_length(exp, p)
+    if length is not None and p.get("tau_d", 0) > length:
+        raise ConfigError(f"--tau-d {p['tau_d']} is longer than the sequences ({length} steps)")
+
+
 def cmd_run(args: list[str]) -> int:
     positional, options, quick = _options(args)
     if len(positional) != 1:
         raise ConfigError("run takes one experiment: vdib run EXPERIMENT --out DIR [--PARAM VALUE ...]")
     out = options.pop("out", None)
     params = _configure(positional[0], options, quick)
+    _preflight(positional[0], params)
     _run_one(positional[0], params, _writable(out))
     return 0
 
@@ -161,19 +188,21 @@ def cmd_sweep(args: list[str]) -> int:
     backend = options.pop("backend", "local")
     ray_options = _ray_options(options)
     axes = {k: _sweep_values(exp.param(k), v) for k, v in options.items()}
-    if backend == "local":
-        if ray_options:
-            raise ConfigError(f"--{next(iter(ray_options)).replace('_', '-')} is for --backend ray")
-        sweeps.sweep(exp.name, out, quick=quick, **axes)
-        return 0
-    if backend != "ray":
+    if backend not in ("local", "ray"):
         raise ConfigError(f"--backend must be local or ray, got {backend!r}")
-    from . import cluster  # only here: the local backend never imports Ray
-
+    if backend == "local" and ray_options:
+        raise ConfigError(f"--{next(iter(ray_options)).replace('_', '-')} is for --backend ray")
     try:
-        cluster.sweep(exp.name, out, quick=quick, **ray_options, **axes)
-    except cluster.TrialsFailed as e:
-        print(f"vdib sweep: {len(e.failures)} trial(s) failed twice (the others are in {out}):", file=sys.stderr)
+        if backend == "local":
+            sweeps.sweep(exp.name, out, quick=quick, **axes)
+        else:
+            from . import cluster  # only here: the local backend never imports Ray
+
+            cluster.sweep(exp.name, out, quick=quick, **ray_options, **axes)
+    except sweeps.TrialsFailed as e:  # both backends go on past a failed trial, then list them here
+        how = "twice" if backend == "ray" else ""
+        print(f"vdib sweep: {len(e.failures)} trial(s) failed{' ' + how if how else ''} "
+              f"(the others are in {out}):", file=sys.stderr)
         for params, error in e.failures:
             print(f"  {sweeps.label(params, axes)} {error}", file=sys.stderr)
         return 1
@@ -275,6 +304,11 @@ def cmd_rerun(args: list[str]) -> int:
     return 1
 
 
+def _mean_sd(stat) -> str:
+    """`mean ± sd`, or the value alone for a single trial (its spread is unknown, not 0)."""
+    return f"{stat.mean:.4g} ± {stat.sd:.2g}" if stat.n > 1 else f"{stat.mean:.4g}"
+
+
 def _table(results: list[Result], by: list[str]) -> str:
     metrics = list(dict.fromkeys(k for r in results for k in r.metrics))
     refs = list(dict.fromkeys(k for r in results for k in r.references))
@@ -285,7 +319,7 @@ def _table(results: list[Result], by: list[str]) -> str:
     rows = []
     for key in keys:
         n = max(stats[c][key].n for c in cols if key in stats[c])
-        cells = [f"{stats[c][key].mean:.4g} ± {stats[c][key].sd:.2g}" if key in stats[c] else "-" for c in cols]
+        cells = [_mean_sd(stats[c][key]) if key in stats[c] else "-" for c in cols]
         rows.append([str(v) for v in key] + [str(n)] + cells)
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
     fmt = lambda row: "  ".join(cell.ljust(w) for cell, w in zip(row, widths))  # noqa: E731
@@ -312,7 +346,7 @@ def cmd_show(args: list[str]) -> int:
                 raise ConfigError(f"--by: unknown parameter(s) {', '.join(bad)}; valid: {', '.join(sorted(known))}")
         else:  # the parameters that vary, except the seed
             by = [k for k in rs[0].params if k != "seed" and len({str(r.params.get(k)) for r in rs}) > 1]
-        print(f"{name}: {len(rs)} result files, mean ± sd over the rest")
+        print(f"{name}: {len(rs)} result files, mean ± sd over the rest (n = 1: the value alone)")
         print(_table(rs, by))
     return 0
 

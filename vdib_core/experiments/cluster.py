@@ -9,23 +9,16 @@ only when a sweep asks for it, so the sequential path never loads it.
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from .registry import ConfigError
 from .results import result_path, write_result
-from .sweeps import label, plan
+from .sweeps import TrialsFailed, label, plan  # noqa: F401  (TrialsFailed: also raised by sweeps.sweep)
 from .trials import run_trial, summary_line
 
 INSTALL = "pip install 'vdib_core[cluster]'"
 RETRIES = 1  # a failed trial runs once more before it counts as failed
-
-
-class TrialsFailed(RuntimeError):
-    """Some trials of a sweep failed twice; `failures` holds (configuration, one-line error) for each."""
-
-    def __init__(self, failures: list[tuple[dict, str]]):
-        self.failures = failures
-        super().__init__(f"{len(failures)} trial(s) failed")
 
 
 def _import_ray():
@@ -82,8 +75,11 @@ def sweep(name: str, out: str | Path, *, quick: bool = False, progress: bool = T
     task = ray.remote(_trial).options(num_cpus=cpus_per_trial, num_gpus=gpus_per_trial, max_retries=0)
     pending = {task.remote(name, p): (p, 0) for p in todo}  # ref -> (configuration, retries so far)
     failures: list[tuple[dict, str]] = []
+    from ..train import interactive
+
+    progress = progress and interactive()  # redirected output: the summary lines are the progress
     bar = tqdm(total=len(todo), desc="sweep", unit="trial", disable=not progress)
-    say = bar.write if progress else print
+    say = bar.write if progress else functools.partial(print, flush=True)
     try:
         while pending:
             [ref], _ = ray.wait(list(pending), num_returns=1)

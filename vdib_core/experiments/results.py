@@ -76,12 +76,19 @@ def _history(history: list[dict]) -> list[dict]:
 def _atomic_write(path: Path, write: Callable[[Any], None], mode: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; a result file is as readable as any other
         with os.fdopen(fd, mode) as f:
             write(f)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_result(out: str | Path, result: dict, arrays: dict[str, np.ndarray] | None = None) -> Path:

@@ -3,6 +3,7 @@ whose result file exists (so an interrupted sweep resumes). `cluster.sweep` runs
 """
 from __future__ import annotations
 
+import functools
 import itertools
 from pathlib import Path
 
@@ -30,14 +31,37 @@ def sweep(name: str, out: str | Path, *, quick: bool = False, progress: bool = T
     """Run the cartesian product of `axes` (parameter -> list of values) one trial after the other,
     skipping trials whose result file exists in `out` (so an interrupted sweep resumes); an overall
     progress bar and one summary line per trial. Returns the result paths of every trial of the grid.
+    A trial that raises is reported and the sweep goes on; `TrialsFailed` at the end lists those.
     (`vdib_core.experiments.cluster.sweep` runs the same grid as Ray tasks.)"""
     from tqdm.auto import tqdm
 
+    from ..train import interactive
+
     trials, todo = plan(name, out, quick, axes)
+    progress = progress and interactive()  # redirected output: the summary lines are the progress
     bar = tqdm(todo, desc="sweep", unit="trial", disable=not progress)
+    say = bar.write if progress else functools.partial(print, flush=True)
+    failures: list[tuple[dict, str]] = []
     for params in bar:
         bar.set_postfix_str(label(params, axes)[1:-1])
-        result, arrays = run_trial(name, params, progress=False)
+        try:
+            result, arrays = run_trial(name, params, progress=False)
+        except Exception as e:  # a failed trial does not stop the others; listed at the end
+            err = f"{type(e).__name__}: {(str(e).splitlines() or [''])[0]}"
+            say(f"{label(params, axes)} failed: {err}")
+            failures.append((params, err))
+            continue
         path = write_result(out, result, arrays)
-        (bar.write if progress else print)(f"{label(params, axes)} {summary_line(result)} -> {path.name}")
+        say(f"{label(params, axes)} {summary_line(result)} -> {path.name}")
+    if failures:
+        raise TrialsFailed(failures)
     return [result_path(out, name, p) for p in trials]
+
+
+class TrialsFailed(RuntimeError):
+    """Some trials of a sweep failed (after the others ran); `failures` holds (configuration, one-line
+    error) for each. Raised by both sweep backends."""
+
+    def __init__(self, failures: list[tuple[dict, str]]):
+        self.failures = failures
+        super().__init__(f"{len(failures)} trial(s) failed")
