@@ -311,7 +311,8 @@ def test_progress_is_one_line_per_pass_when_output_is_not_a_terminal(tmp_path):
     log = tmp_path / "log.txt"
     with open(log, "w") as f:
         done = subprocess.run([sys.executable, "-m", "vdib_core", "run", "predictive-coding", "--out", tmp_path,
-                               "--quick", *[flag for flag in TINY_FLAGS if "epochs" not in flag], "--epochs=3"],
+                               "--quick", *[flag for flag in TINY_FLAGS if "epochs" not in flag and "patience" not in flag],
+                               "--epochs=3", "--patience=0"],
                               stdout=f, stderr=subprocess.STDOUT, timeout=600)
     text = log.read_text()
     assert done.returncode == 0, text
