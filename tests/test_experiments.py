@@ -319,3 +319,13 @@ def test_progress_is_one_line_per_pass_when_output_is_not_a_terminal(tmp_path):
     assert "\r" not in text  # no progress-bar frames
     assert [ln.split(":")[0] for ln in text.splitlines() if ln.startswith("epoch ")] == \
         ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
+
+
+def test_parameter_table_lists_every_parameter_with_flags_as_code():
+    from vdib_core.experiments import parameter_table
+
+    exp = get_experiment("mnist-dvs")
+    lines = parameter_table(exp).splitlines()
+    assert lines[0].startswith("| parameter |") and len(lines) == 2 + len(exp.params)
+    root = next(line for line in lines if line.startswith("| `--data`"))
+    assert "`--root`" in root  # a flag inside the help text is code, not text that typography would turn into "–root"

@@ -4,7 +4,9 @@ coding"), and the analysis of trained models. Command line: `python -m vdib_core
     from vdib_core.experiments import run, load_results, group, paired_test
     result = run("predictive-coding", out="runs/pc", delta=1, decoder="mlp", quick=True)
 """
-from .registry import EXPERIMENTS, ConfigError, Data, Experiment, Param, common_params, get_experiment, register  # noqa: F401
+from .registry import (  # noqa: F401
+    EXPERIMENTS, ConfigError, Data, Experiment, Param, common_params, get_experiment, parameter_table, register,
+)
 from .results import Result, book_results, load_results, read_result, result_path, select, trial_key, write_result  # noqa: F401
 from .stats import PairedTest, Summary, Verdict, group, holm, paired_by_seed, paired_test, summarize, verdicts  # noqa: F401
 from .sweeps import sweep  # noqa: F401

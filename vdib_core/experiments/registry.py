@@ -5,6 +5,7 @@ experiment provides (`Experiment`: data, model configuration, evaluation; `Data`
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -191,6 +192,16 @@ class Experiment:
             p[name] = self.param(name).check(value)
         p["quick"] = bool(quick)
         return p
+
+
+def parameter_table(exp: Experiment) -> str:
+    """An experiment's parameters as a Markdown table (flag, default, allowed values, meaning), as the book's
+    chapters show them; flags inside the help text are set as code (so no "--" turns into a dash)."""
+    def code(text: str) -> str:
+        return re.sub(r"(--[a-z][a-z-]*)", r"`\1`", text)
+
+    rows = [f"| `--{p.flag}` | {p.default} | {p.allowed().replace('|', ' or ')} | {code(p.help)} |" for p in exp.params]
+    return "| parameter | default | allowed | meaning |\n|---|---|---|---|\n" + "\n".join(rows)
 
 
 EXPERIMENTS: dict[str, Experiment] = {}

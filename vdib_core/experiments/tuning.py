@@ -49,8 +49,8 @@ def tune(name: str, out: str | Path, *, fixed: dict, grid: dict[str, list], then
          quick: bool = False, progress: bool = True) -> dict[str, Any]:
     """Tune one variant of experiment `name` (its parameters `fixed`) on validation: stage 1 over `grid`
     with edge extension, then stage 2 over `then` at stage 1's choice. Trials are written to `out`.
-    -> {'choice': parameters chosen in the end, 'stage1': stage 1's choice, 'score', 'stage1_score',
-        'n_trials': trials of this variant in `out`, 'grid': the final stage-1 grid}."""
+    Returns a dict: `choice` (the parameters chosen in the end), `stage1` (stage 1's choice), `score` and
+    `stage1_score` (their metric), `n_trials` (this variant's trials in `out`), `grid` (the final stage-1 grid)."""
     exp = get_experiment(name)
     for k in list(grid) + list(then or {}) + list(fixed):
         exp.param(k)  # unknown names fail here, before any trial runs
