@@ -4,7 +4,7 @@
 # variant: 1,000 training sequences, at most 30 passes, patience 3), then its main grid runs at the choice
 # (2,000 training sequences, at most 60 passes, patience 5: the defaults).
 # Usage: bash book/results/predictive_coding/grid.sh LANE   (lanes a and b run side by side, one core each;
-# then c after a and d after b)
+# then c after a, then the playground's MLP grid and e; after b, the playground's linear grid and d)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 R=book/results/predictive_coding
@@ -52,17 +52,11 @@ case "${1:-}" in
       main 0 --estimator score --decoder linear --decoding $decoding
     done
     ;;
-  c)  # after lane a: the beta sweep, then more deltas for the MLP
+  c)  # after lane a: the beta sweep
     $V sweep predictive-coding --out $R/beta --delta 0 --seed 0..4 --decoder linear --decoding time \
       $(choice final "${PATHWISE[@]}" --decoder linear --decoding time) --beta 0,0.01,0.1,1,10
-    main -1,2 "${PATHWISE[@]}" --decoder mlp --decoding time
-    main -1,2 "${PATHWISE[@]}" --decoder mlp --decoding rate
-    for decoding in time rate; do
-      tune --encoder frozen --decoder mlp --decoding $decoding "${CONTROL_GRID[@]}" --then-tau-d 1..4
-      main 0,1 --encoder frozen --decoder mlp --decoding $decoding
-    done
     ;;
-  d)  # after lane b: more deltas for the linear decoder and its controls
+  d)  # after lane b (and the playground's linear grid): more deltas for the linear decoder and its controls
     for decoding in time rate; do
       main -1,2 "${PATHWISE[@]}" --decoder linear --decoding $decoding
       main -1,2 --encoder frozen --decoder linear --decoding $decoding
@@ -71,5 +65,13 @@ case "${1:-}" in
       main -3,-2,3 "${PATHWISE[@]}" --decoder linear --decoding $decoding
     done
     ;;
-  *) echo "usage: $0 a|b|c|d" >&2; exit 2 ;;
+  e)  # after lane c (and the playground's MLP grid): the MLP's controls, then more deltas for the MLP
+    for decoding in time rate; do
+      tune --encoder frozen --decoder mlp --decoding $decoding "${CONTROL_GRID[@]}" --then-tau-d 1..4
+      main 0,1 --encoder frozen --decoder mlp --decoding $decoding
+    done
+    main -1,2 "${PATHWISE[@]}" --decoder mlp --decoding time
+    main -1,2 "${PATHWISE[@]}" --decoder mlp --decoding rate
+    ;;
+  *) echo "usage: $0 a|b|c|d|e" >&2; exit 2 ;;
 esac
