@@ -209,16 +209,22 @@ def cmd_sweep(args: list[str]) -> int:
     return 0
 
 
+def _selection(options: dict[str, str]) -> tuple[str, bool]:
+    """`--metric NAME` (default val_accuracy) and `--mode max|min` of tune and best -> ('metrics.NAME', maximize)."""
+    metric = options.pop("metric", "val_accuracy")
+    mode = options.pop("mode", "max")
+    if mode not in ("max", "min"):
+        raise ConfigError(f"--mode must be max or min, got {mode!r}")
+    return f"metrics.{metric}", mode == "max"
+
+
 def cmd_tune(args: list[str]) -> int:
     positional, options, quick = _options(args)
     if len(positional) != 1:
         raise ConfigError("tune takes one experiment: vdib tune EXPERIMENT --out DIR --PARAM v1,v2 ...")
     exp = get_experiment(positional[0])
     out = _writable(options.pop("out", None))
-    metric = options.pop("metric", "val_accuracy")
-    mode = options.pop("mode", "max")
-    if mode not in ("max", "min"):
-        raise ConfigError(f"--mode must be max or min, got {mode!r}")
+    metric, maximize = _selection(options)
     extensions = options.pop("max_extensions", "2")
     if not extensions.isdigit():
         raise ConfigError(f"--max-extensions expects a non-negative integer, got {extensions!r}")
@@ -235,8 +241,8 @@ def cmd_tune(args: list[str]) -> int:
             fixed[prm.name] = values[0]
     if not grid:
         raise ConfigError("tune needs at least one parameter with several values (the grid), e.g. --lr-encoder 0.01,0.1")
-    tuning.tune(exp.name, out, fixed=fixed, grid=grid, then=then or None, metric=f"metrics.{metric}",
-                maximize=mode == "max", max_extensions=int(extensions), quick=quick)
+    tuning.tune(exp.name, out, fixed=fixed, grid=grid, then=then or None, metric=metric, maximize=maximize,
+                max_extensions=int(extensions), quick=quick)
     return 0
 
 
@@ -245,19 +251,16 @@ def cmd_best(args: list[str]) -> int:
     if len(positional) != 2:
         raise ConfigError("best takes an experiment and a directory: vdib best EXPERIMENT DIR [--PARAM VALUE ...]")
     exp = get_experiment(positional[0])
-    metric = options.pop("metric", "val_accuracy")
-    mode = options.pop("mode", "max")
-    if mode not in ("max", "min"):
-        raise ConfigError(f"--mode must be max or min, got {mode!r}")
+    metric, maximize = _selection(options)
     keys = [k.replace("-", "_") for k in options.pop("keys", "lr_encoder,lr_decoder,tau_d").split(",") if k]
     for k in keys:
         exp.param(k)
     where = {k: exp.param(k).parse(v) for k, v in options.items()}
     results = load_results(positional[1], exp.name, quick=quick, **where)
     try:
-        best = tuning.choose(results, f"metrics.{metric}", maximize=mode == "max")
+        best = tuning.choose(results, metric, maximize=maximize)
     except ValueError:
-        raise ConfigError(f"no {exp.name} result with metric {metric} and {where or 'any parameters'} "
+        raise ConfigError(f"no {exp.name} result with {metric} and {where or 'any parameters'} "
                           f"in {positional[1]}") from None
     print(" ".join(f"--{k.replace('_', '-')} {best.params[k]}" for k in keys))
     return 0
