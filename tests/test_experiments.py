@@ -329,3 +329,17 @@ def test_parameter_table_lists_every_parameter_with_flags_as_code():
     assert lines[0].startswith("| parameter |") and len(lines) == 2 + len(exp.params)
     root = next(line for line in lines if line.startswith("| `--data`"))
     assert "`--root`" in root  # a flag inside the help text is code, not text that typography would turn into "–root"
+
+
+def test_tune_through_the_command_line_runs_the_grid_then_the_window(tmp_path, capsys):
+    flags = [f for f in TINY_FLAGS if "seed" not in f]
+    assert vdib("tune", "predictive-coding", "--out", tmp_path, "--quick", "--seed", "100", *flags,
+                "--lr-encoder", "0.03,0.1", "--then-tau-d", "1", "--max-extensions", "0") == 0
+    assert "chose {'lr_encoder'" in capsys.readouterr().out
+    results = load_results(tmp_path)
+    stage1 = sorted(r.params["lr_encoder"] for r in results if r.params["tau_d"] == 5)
+    stage2 = [r for r in results if r.params["tau_d"] == 1]
+    assert stage1 == [0.03, 0.1] and len(stage2) == 1 and {r.params["seed"] for r in results} == {100}
+    best = max((r for r in results if r.params["tau_d"] == 5), key=lambda r: r.metrics["val_accuracy"])
+    assert stage2[0].params["lr_encoder"] == best.params["lr_encoder"]  # the window is tuned at stage 1's choice
+    assert vdib("tune", "predictive-coding", "--out", tmp_path, "--lr-encoder", "0.1") == 2  # no grid: one line
