@@ -1,33 +1,50 @@
 #!/usr/bin/env bash
 # The MNIST results of book chapter "Naturalizing MNIST" on the equal-footing protocol of chapter "Efficient
-# predictive coding", made with the `vdib` command line. Tuning: each variant on validation (the last 500 of
-# 2,000 training digits; tuning seed 100; at most 6 passes, patience 2; the same shortened budget for every
-# variant), scored by the validation BCE; then (lanes c, d) its main grid at the choice.
+# predictive coding", made with the `vdib` command line.
+# Tuning (lanes a, b): each variant on validation (the last 500 of 2,000 training digits; tuning seed 100; at
+# most 6 passes, patience 2: the same shortened budget for every variant), scored by the validation BCE; the
+# learning rates on a log grid extended at an edge, then the window tau_d at their choice.
+# Main grid (lanes c, d, after a and b): 5 seeds at each choice, 3,500 training and 500 validation digits,
+# trained until validation stops improving (patience 3, at most 12 passes), 2,000 test digits; each variant
+# beside its untrained-encoder control, tuned the same way (decoder lr x readout gain, then tau_d).
 # Usage: bash book/results/mnist/grid.sh LANE   (lanes a and b side by side, one core each; then c and d)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 R=book/results/mnist
 V=${VDIB:-.venv/bin/vdib}
 TUNE_BUDGET=(--seed 100 --n-train 2000 --n-val 500 --n-test 500 --epochs 6 --patience 2)
+MAIN_BUDGET=(--seed 0..4 --n-train 4000 --n-val 500 --epochs 12 --patience 3)
 GRID=(--lr-encoder 3e-5,1e-4,3e-4 --lr-decoder 1e-4,3e-4,1e-3)
-PATHWISE=(--estimator pathwise --encoder trained)
+CONTROL_GRID=(--lr-decoder 1e-4,3e-4,1e-3 --readout-init-gain 1,3,10)
+PATHWISE=(--estimator pathwise --encoder trained)  # a trained variant's choice never comes from a control's trials
+CONTROL=(--encoder frozen)
 
-tune() {  # tune VARIANT_FLAGS...: stage 1 at the whole recording (tau_d = T = 30), then shorter windows
-  $V tune mnist --out $R/tuning "${TUNE_BUDGET[@]}" "$@" "${GRID[@]}" --then-tau-d 5,15 --metric val_bce --mode min
+tune() {  # tune GRID VARIANT_FLAGS...: stage 1 at the whole code (tau_d = T = 30), then shorter windows
+  $V tune mnist --out $R/tuning "${TUNE_BUDGET[@]}" "$@" --then-tau-d 5,15 --metric val_bce --mode min
 }
 
 choice() {  # choice VARIANT_FLAGS... -> the variant's tuned flags
-  $V best mnist $R/tuning "${TUNE_BUDGET[@]}" "$@" --metric val_bce --mode min --keys lr-encoder,lr-decoder,tau-d
+  $V best mnist $R/tuning "${TUNE_BUDGET[@]}" "$@" --metric val_bce --mode min \
+    --keys lr-encoder,lr-decoder,readout-init-gain,tau-d
 }
 
 main() {  # main VARIANT_FLAGS...: 5 seeds at the choice, trained until validation stops improving
-  $V sweep mnist --out $R/equal_footing --seed 0..4 --epochs 30 --patience 3 "$@" $(choice "$@")
+  $V sweep mnist --out $R/equal_footing "${MAIN_BUDGET[@]}" "$@" $(choice "$@")
+}
+
+lane() {  # lane DECODING: the controls' tuning, then the main grid, headline (MLP) cells first
+  local decoding=$1
+  for decoder in mlp cnn; do tune "${CONTROL_GRID[@]}" "${CONTROL[@]}" --decoder $decoder --decoding "$decoding"; done
+  for decoder in mlp cnn; do
+    main "${PATHWISE[@]}" --decoder $decoder --decoding "$decoding"
+    main "${CONTROL[@]}" --decoder $decoder --decoding "$decoding"
+  done
 }
 
 case "${1:-}" in
-  a) for decoder in mlp cnn; do tune "${PATHWISE[@]}" --decoder $decoder --decoding time; done ;;
-  b) for decoder in mlp cnn; do tune "${PATHWISE[@]}" --decoder $decoder --decoding rate; done ;;
-  c) for decoder in mlp cnn; do main "${PATHWISE[@]}" --decoder $decoder --decoding time; done ;;
-  d) for decoder in mlp cnn; do main "${PATHWISE[@]}" --decoder $decoder --decoding rate; done ;;
+  a) for decoder in mlp cnn; do tune "${GRID[@]}" "${PATHWISE[@]}" --decoder $decoder --decoding time; done ;;
+  b) for decoder in mlp cnn; do tune "${GRID[@]}" "${PATHWISE[@]}" --decoder $decoder --decoding rate; done ;;
+  c) lane time ;;
+  d) lane rate ;;
   *) echo "usage: $0 a|b|c|d" >&2; exit 2 ;;
 esac
