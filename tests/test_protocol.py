@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from vdib_core import HybridModel, TrainConfig, VDIBConfig, evaluate, fit
-from vdib_core.experiments import choose, holm, load_results, paired_test, tune, verdicts
+from vdib_core.experiments import choose, holm, load_results, paired_test, tune, verdict_table, verdicts
 from vdib_core.experiments.tuning import extend_at_edge
 from vdib_core.model import InputNorm
 from vdib_core.objective import target_prior
@@ -171,3 +171,13 @@ def test_verdicts_correct_only_over_comparisons_with_enough_seeds():
     assert v["weak"].p_holm >= paired_test(weak).p and v["weak"].sign == 0
     assert not v["few"].enough_seeds and v["few"].sign == 0 and math.isnan(v["few"].p_holm)
     assert v["few"].test.sign == -1  # significant on its own, but below the seed requirement
+
+
+def test_verdict_table_names_the_winner_only_after_the_correction():
+    vs = verdicts({"a − b": np.array([1.0, 1.1, 0.9, 1.2, 1.05]), "c − d": np.array([-0.3, 0.1, -0.4, -0.2, -0.35]),
+                   "e − f": np.array([-2.0, -2.1])})
+    rows = verdict_table(vs, {"a − b": ("a", "b"), "c − d": ("c", "d"), "e − f": ("e", "f")}).splitlines()
+    assert len(rows) == 5 and rows[0].startswith("| comparison (accuracy points) | seeds |")
+    assert rows[2].startswith("| a − b | 5 | +1.1 | [+0.9, +1.2] |") and rows[2].endswith("**a better** |")
+    assert rows[3].endswith("no significant difference |")  # p ≈ 0.04 alone, not after Holm over two
+    assert rows[4].endswith("| – | no verdict (2 seeds) |")  # no Holm p: below the family's 5 seeds

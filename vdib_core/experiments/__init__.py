@@ -8,7 +8,9 @@ from .registry import (  # noqa: F401
     EXPERIMENTS, ConfigError, Data, Experiment, Param, common_params, get_experiment, parameter_table, register,
 )
 from .results import Result, book_results, load_results, read_result, result_path, select, trial_key, write_result  # noqa: F401
-from .stats import PairedTest, Summary, Verdict, group, holm, paired_by_seed, paired_test, summarize, verdicts  # noqa: F401
+from .stats import (  # noqa: F401
+    PairedTest, Summary, Verdict, group, holm, paired_by_seed, paired_test, summarize, verdict_table, verdict_word, verdicts,
+)
 from .sweeps import sweep  # noqa: F401
 from .trials import run, run_trial  # noqa: F401
 from .tuning import choose, tune  # noqa: F401

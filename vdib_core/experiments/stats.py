@@ -113,6 +113,33 @@ def verdicts(comparisons: dict[str, np.ndarray], alpha: float = 0.05, min_seeds:
     return [Verdict(name, t, p_holm.get(name, float("nan")), name in p_holm) for name, t in tests.items()]
 
 
+def verdict_word(v: Verdict, a: str, b: str) -> str:
+    """A verdict in words for a comparison a − b: which side is better after Holm's correction, "no
+    significant difference", or "no verdict" below the family's minimum of seeds."""
+    if not v.enough_seeds:
+        return f"no verdict ({v.test.n} seed{'s' if v.test.n != 1 else ''})"
+    return {1: f"**{a} better**", -1: f"**{b} better**", 0: "no significant difference"}[v.sign]
+
+
+def verdict_table(vs: list[Verdict], sides: dict[str, tuple[str, str]], unit: str = "accuracy points",
+                  digits: int = 1) -> str:
+    """A chapter's verdicts as a Markdown table: seeds, mean difference, 95 % confidence interval, p, Holm's
+    p and the verdict in words (`sides[name]` = the names of a and b in the comparison a − b)."""
+    def num(x: float) -> str:
+        return "–" if x != x else f"{x:+.{digits}f}"
+
+    def p_text(p: float) -> str:
+        return "–" if p != p else f"{p:.2g}"
+
+    def ci(t: PairedTest) -> str:
+        return "–" if t.n < 2 else f"[{num(t.ci_low)}, {num(t.ci_high)}]"
+
+    rows = [f"| {v.name} | {v.test.n} | {num(v.test.mean)} | {ci(v.test)} | {p_text(v.test.p)} | {p_text(v.p_holm)} | "
+            f"{verdict_word(v, *sides[v.name])} |" for v in vs]
+    return (f"| comparison ({unit}) | seeds | mean difference | 95 % CI | p | p (Holm) | verdict |\n"
+            "|---|---|---|---|---|---|---|\n" + "\n".join(rows))
+
+
 @dataclass
 class Summary:
     mean: float
