@@ -141,6 +141,8 @@ def test_show_prints_mean_sd_and_n(tmp_path, capsys):
     header, _, row = out.splitlines()[1:4]
     assert header.split()[:3] == ["decoding", "n", "accuracy"]
     assert row.split()[:2] == ["time", "2"] and "±" in row
+    assert vdib("show", tmp_path, "--provenance", "--by", "decoding") == 0
+    assert "2 trials, " in capsys.readouterr().out.splitlines()[-3]  # then the commits and the machine
 
 
 def test_trial_identity_ignores_the_device_only():
@@ -343,3 +345,22 @@ def test_tune_through_the_command_line_runs_the_grid_then_the_window(tmp_path, c
     best = max((r for r in results if r.params["tau_d"] == 5), key=lambda r: r.metrics["val_accuracy"])
     assert stage2[0].params["lr_encoder"] == best.params["lr_encoder"]  # the window is tuned at stage 1's choice
     assert vdib("tune", "predictive-coding", "--out", tmp_path, "--lr-encoder", "0.1") == 2  # no grid: one line
+
+
+def test_provenance_summary_counts_compute_clock_time_and_commits():
+    from vdib_core.experiments.results import Result, provenance_summary
+
+    def made(created: str, wall: float, commit: str, dirty: bool) -> Result:
+        prov = {"created": created, "wall_s": wall, "git_commit": commit, "git_dirty": dirty, "device": "cpu",
+                "cpu": "X", "threads": 1}
+        return Result("e", {}, {}, {}, [], prov, Path("e.json"))
+
+    text = provenance_summary([made("2026-01-01T10:30:00+00:00", 1800, "a" * 40, False),
+                               made("2026-01-01T11:00:00+00:00", 1800, "b" * 40, True),
+                               made("2026-01-01T10:45:00+00:00", 900, "a" * 40, False)])
+    lines = text.splitlines()
+    assert lines[0] == ("3 trials, 1.25 h of compute, made between 2026-01-01 10:00 and 2026-01-01 11:00 UTC "
+                        "(1.00 h of clock time)")  # two lanes side by side: more compute than clock time
+    assert lines[1] == "commits: aaaaaaaaaa (2), bbbbbbbbbb (1); 1 from a modified checkout"
+    assert lines[2] == "devices: cpu (3); CPUs: X (3); threads: 1 (3)"
+    assert provenance_summary([]) == "no results"

@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 from . import sweeps, trials, tuning
 from .registry import EXPERIMENTS, ConfigError, get_experiment
-from .results import Result, load_results, read_result, write_result
+from .results import Result, load_results, provenance_summary, read_result, write_result
 from .stats import group
 from .trials import summary_line
 
@@ -44,7 +44,7 @@ USAGE = """usage: vdib {list,run,sweep,tune,best,rerun,show,evaluator} ...
                                                      the flags of the best result among those with these
                                                      parameters (a tuning's choice, for the next command)
   vdib rerun RESULT.json --out DIR [--tolerance REL]
-  vdib show DIR [--by PARAM,PARAM,...]
+  vdib show DIR [--by PARAM,PARAM,...] [--provenance]  a table of results; with where, when, how long
   vdib evaluator [--retrain] [--path FILE]             the MNIST judge: load (or train) it, print its accuracy"""
 
 
@@ -330,9 +330,10 @@ def _table(results: list[Result], by: list[str]) -> str:
 
 
 def cmd_show(args: list[str]) -> int:
-    positional, options, quick = _options(args)
+    provenance = "--provenance" in args
+    positional, options, quick = _options([a for a in args if a != "--provenance"])
     if len(positional) != 1 or quick or set(options) - {"by"}:
-        raise ConfigError("show takes one directory: vdib show DIR [--by PARAM,PARAM]")
+        raise ConfigError("show takes one directory: vdib show DIR [--by PARAM,PARAM] [--provenance]")
     directory = Path(positional[0])
     if not directory.is_dir():
         raise ConfigError(f"{directory} is not a directory")
@@ -351,6 +352,8 @@ def cmd_show(args: list[str]) -> int:
             by = [k for k in rs[0].params if k != "seed" and len({str(r.params.get(k)) for r in rs}) > 1]
         print(f"{name}: {len(rs)} result files, mean ± sd over the rest (n = 1: the value alone)")
         print(_table(rs, by))
+        if provenance:
+            print(provenance_summary(rs))
     return 0
 
 

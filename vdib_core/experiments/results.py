@@ -14,7 +14,9 @@ import os
 import platform
 import subprocess
 import tempfile
+from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
@@ -166,3 +168,27 @@ def load_results(directory: str | Path, experiment: str | None = None, **where: 
 def select(results: list[Result], **where: Any) -> list[Result]:
     """The results whose parameters equal `where`, e.g. `select(results, decoder="mlp", encoder="frozen")`."""
     return [r for r in results if all(r.params.get(k) == v for k, v in where.items())]
+
+
+def provenance_summary(results: list[Result]) -> str:
+    """Where and how long a set of results was made, for a `COMMANDS.md`: the number of trials, their
+    compute (the sum of the trials' wall times), the clock span from the first start to the last end, the
+    code commits (with how many trials each, and how many came from a modified checkout), the devices,
+    CPU models and thread counts."""
+    if not results:
+        return "no results"
+    prov = [r.provenance for r in results]
+    ends = [datetime.fromisoformat(p["created"]) for p in prov]
+    starts = [e - timedelta(seconds=p["wall_s"]) for e, p in zip(ends, prov)]
+    commits = Counter(str(p.get("git_commit"))[:10] for p in prov)
+    dirty = sum(bool(p.get("git_dirty")) for p in prov)
+
+    def counted(key: str) -> str:
+        return ", ".join(f"{k} ({n})" for k, n in Counter(str(p.get(key)) for p in prov).most_common())
+    lines = [f"{len(results)} trials, {sum(p['wall_s'] for p in prov) / 3600:.2f} h of compute, "
+             f"made between {min(starts):%Y-%m-%d %H:%M} and {max(ends):%Y-%m-%d %H:%M} UTC "
+             f"({(max(ends) - min(starts)).total_seconds() / 3600:.2f} h of clock time)",
+             "commits: " + ", ".join(f"{c} ({n})" for c, n in commits.most_common())
+             + (f"; {dirty} from a modified checkout" if dirty else ""),
+             f"devices: {counted('device')}; CPUs: {counted('cpu')}; threads: {counted('threads')}"]
+    return "\n".join(lines)
