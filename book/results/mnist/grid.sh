@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The MNIST results of book chapter "Naturalizing MNIST" on the equal-footing protocol of chapter "Efficient
 # predictive coding", made with the `vdib` command line.
-# Tuning (lanes a, b): each variant on validation (the last 500 of 2,000 training digits; tuning seed 100; at
-# most 6 passes, patience 2: the same shortened budget for every variant), scored by the validation BCE; the
-# learning rates on a log grid extended at an edge, then the window tau_d at their choice.
-# Main grid (lanes c, d, after a and b): 5 seeds at each choice, 3,500 training and 500 validation digits,
-# trained until validation stops improving (patience 3, at most 12 passes), 2,000 test digits; each variant
-# beside its untrained-encoder control, tuned the same way (decoder lr x readout gain, then tau_d).
-# Usage: bash book/results/mnist/grid.sh LANE   (lanes a and b side by side, one core each; then c and d)
+# Tuning: each variant on validation (the last 500 of 2,000 training digits; tuning seed 100; at most 6 passes,
+# patience 2: the same shortened budget for every variant), scored by the validation BCE; the learning rates on
+# a log grid extended at an edge, then the window tau_d at their choice.
+# Main grid: 5 seeds at each choice, 3,500 training and 500 validation digits, trained until validation stops
+# improving (patience 3, at most 12 passes), 2,000 test digits; each variant beside its untrained-encoder
+# control, tuned the same way (decoder lr x readout gain, then tau_d).
+# Usage: bash book/results/mnist/grid.sh LANE, two lanes side by side (one core each):
+#   a, b: the rate-coded digits' tuning (time, rate); then c, d: their controls and main grids;
+#   e, f: the same for latency-coded digits (results in latency/); g: the score-function estimator.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 R=book/results/mnist
@@ -18,33 +20,50 @@ GRID=(--lr-encoder 3e-5,1e-4,3e-4 --lr-decoder 1e-4,3e-4,1e-3)
 CONTROL_GRID=(--lr-decoder 1e-4,3e-4,1e-3 --readout-init-gain 1,3,10)
 PATHWISE=(--estimator pathwise --encoder trained)  # a trained variant's choice never comes from a control's trials
 CONTROL=(--encoder frozen)
+LATENCY=(--encoding latency --init calibrated)  # one spike per pixel: the hidden layer calibrated to fire
 
-tune() {  # tune GRID VARIANT_FLAGS...: stage 1 at the whole code (tau_d = T = 30), then shorter windows
-  $V tune mnist --out $R/tuning "${TUNE_BUDGET[@]}" "$@" --then-tau-d 5,15 --metric val_bce --mode min
+tune() {  # tune DIR GRID VARIANT_FLAGS...: stage 1 at the whole code (tau_d = T = 30), then shorter windows
+  local dir=$1; shift
+  $V tune mnist --out "$dir/tuning" "${TUNE_BUDGET[@]}" "$@" --then-tau-d 5,15 --metric val_bce --mode min
 }
 
-choice() {  # choice VARIANT_FLAGS... -> the variant's tuned flags
-  $V best mnist $R/tuning "${TUNE_BUDGET[@]}" "$@" --metric val_bce --mode min \
+choice() {  # choice DIR VARIANT_FLAGS... -> the variant's tuned flags
+  local dir=$1; shift
+  $V best mnist "$dir/tuning" "${TUNE_BUDGET[@]}" "$@" --metric val_bce --mode min \
     --keys lr-encoder,lr-decoder,readout-init-gain,tau-d
 }
 
-main() {  # main VARIANT_FLAGS...: 5 seeds at the choice, trained until validation stops improving
-  $V sweep mnist --out $R/equal_footing "${MAIN_BUDGET[@]}" "$@" $(choice "$@")
+main() {  # main DIR VARIANT_FLAGS...: 5 seeds at the choice, trained until validation stops improving
+  local dir=$1; shift
+  $V sweep mnist --out "$dir/equal_footing" "${MAIN_BUDGET[@]}" "$@" $(choice "$dir" "$@")
 }
 
-lane() {  # lane DECODING: the controls' tuning, then the main grid, headline (MLP) cells first
-  local decoding=$1
-  for decoder in mlp cnn; do tune "${CONTROL_GRID[@]}" "${CONTROL[@]}" --decoder $decoder --decoding "$decoding"; done
+variants() {  # variants DIR DECODING [FLAGS...]: the MLP's and the CNN's tuning
+  local dir=$1 decoding=$2; shift 2
+  for decoder in mlp cnn; do tune "$dir" "${GRID[@]}" "${PATHWISE[@]}" "$@" --decoder $decoder --decoding "$decoding"; done
+}
+
+lane() {  # lane DIR DECODING [FLAGS...]: the controls' tuning, then the main grid, headline (MLP) cells first
+  local dir=$1 decoding=$2; shift 2
   for decoder in mlp cnn; do
-    main "${PATHWISE[@]}" --decoder $decoder --decoding "$decoding"
-    main "${CONTROL[@]}" --decoder $decoder --decoding "$decoding"
+    tune "$dir" "${CONTROL_GRID[@]}" "${CONTROL[@]}" "$@" --decoder $decoder --decoding "$decoding"
+  done
+  for decoder in mlp cnn; do
+    main "$dir" "${PATHWISE[@]}" "$@" --decoder $decoder --decoding "$decoding"
+    main "$dir" "${CONTROL[@]}" "$@" --decoder $decoder --decoding "$decoding"
   done
 }
 
 case "${1:-}" in
-  a) for decoder in mlp cnn; do tune "${GRID[@]}" "${PATHWISE[@]}" --decoder $decoder --decoding time; done ;;
-  b) for decoder in mlp cnn; do tune "${GRID[@]}" "${PATHWISE[@]}" --decoder $decoder --decoding rate; done ;;
-  c) lane time ;;
-  d) lane rate ;;
-  *) echo "usage: $0 a|b|c|d" >&2; exit 2 ;;
+  a) variants $R time ;;
+  b) variants $R rate ;;
+  c) lane $R time ;;
+  d) lane $R rate ;;
+  e) variants $R/latency time "${LATENCY[@]}"; lane $R/latency time "${LATENCY[@]}" ;;
+  f) variants $R/latency rate "${LATENCY[@]}"; lane $R/latency rate "${LATENCY[@]}" ;;
+  g) for decoding in time rate; do
+       tune $R "${GRID[@]}" --estimator score --encoder trained --decoder mlp --decoding $decoding
+       main $R --estimator score --encoder trained --decoder mlp --decoding $decoding
+     done ;;
+  *) echo "usage: $0 a|b|c|d|e|f|g" >&2; exit 2 ;;
 esac
