@@ -5,7 +5,8 @@
 - `StochasticReadout`: GLM readout neurons with a stochastic threshold (Bernoulli spikes).
 
 All sequences are time-first: [T, B, N]. Linear filters that do not depend on the layer's own
-spikes are applied to all T steps at once as a [T, T] (Toeplitz) matmul, built once per length T.
+spikes are applied to all T steps at once: as a [T, T] (Toeplitz) matmul, built once per length T, or,
+for the readout's bases of finite memory M on a narrow input, as a banded filter of M matmuls (`_BandedFilter`).
 Only the recurrence through a neuron's own spikes loops over time: element-wise, on preallocated
 [T, B, N] buffers, inside one autograd node (`_LIFRecursion`, `_ThresholdReadout`) whose backward
 loops back over time, or without gradient (`_readout_recursion`) when the spikes carry none. On the
@@ -101,6 +102,49 @@ def causal_filter_matrix(kernel: torch.Tensor, T: int) -> torch.Tensor:
     lags = torch.arange(T).view(T, 1) - torch.arange(T).view(1, T)  # [T, T]
     valid = (lags >= 0) & (lags < kernel.shape[0])
     return torch.where(valid, kernel[lags.clamp(0, kernel.shape[0] - 1)], torch.zeros((), dtype=kernel.dtype))
+
+
+class _BandedFilter(torch.autograd.Function):
+    """A causal filter of finite memory M over time as one autograd node: x [T, B, C], F [M, C, D], b [D] ->
+    y [T, B, D] with
+
+        y_t = b + Σ_{m=0}^{M−1} x_{t−m} F_m   (x_s = 0 for s < 0),
+
+    one matmul per lag over all (t, b) at once, accumulated in place: M·T·B·C·D multiply-adds, where the
+    dense [T, T] Toeplitz filter of the same band costs T·T·B·C·D. The products run transposed, samples
+    along the rows, yᵀ[:, t·B + b] (BLAS is several times faster on these short, wide products than on
+    tall, narrow ones). The backward is the transposed filter, ∂L/∂x_s = Σ_m ∂L/∂y_{s+m} F_mᵀ, with
+    ∂L/∂F_m = Σ_s x_sᵀ ∂L/∂y_{s+m} and ∂L/∂b = Σ_t ∂L/∂y_t."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, F: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        T, B, C = x.shape
+        xT = x.reshape(T * B, C).t().contiguous()  # [C, T*B]
+        yT = F[0].t() @ xT  # [D, T*B]: lag 0
+        for m in range(1, min(F.shape[0], T)):  # lags ≥ T reach before the start: zero
+            yT[:, m * B:].addmm_(F[m].t(), xT[:, :(T - m) * B])
+        ctx.save_for_backward(xT, F)
+        ctx.steps = T
+        return torch.add(yT.t().view(T, B, -1), bias, out=x.new_empty(T, B, F.shape[2]))  # [T, B, D]
+
+    @staticmethod
+    def backward(ctx, grad_y: torch.Tensor):
+        xT, F = ctx.saved_tensors
+        (C, TB), T, (M, _, D) = xT.shape, ctx.steps, F.shape
+        B, lags = TB // T, min(M, T)
+        gyT = grad_y.reshape(TB, D).t().contiguous()  # [D, T*B]
+        grad_x = grad_F = None
+        if ctx.needs_input_grad[0]:
+            gxT = F[0] @ gyT  # [C, T*B]
+            for m in range(1, lags):
+                gxT[:, :(T - m) * B].addmm_(F[m], gyT[:, m * B:])
+            grad_x = gxT.t().view(T, B, C)
+        if ctx.needs_input_grad[1]:
+            gFT = F.new_zeros(M, D, C)  # [M, D, C]: ∂L/∂F_mᵀ
+            for m in range(lags):
+                torch.mm(gyT[:, m * B:], xT[:, :(T - m) * B].t(), out=gFT[m])
+            grad_F = gFT.transpose(1, 2)
+        return grad_x, grad_F, gyT.sum(1) if ctx.needs_input_grad[2] else None
 
 
 def _cached(cache: dict, key: tuple, build: Callable[[], torch.Tensor]) -> torch.Tensor:
@@ -301,11 +345,17 @@ class StochasticReadout(nn.Module):
     def feedforward(self, h: torch.Tensor) -> torch.Tensor:
         """Σ_jk w_ijk (a_k * h_j)_t + γ_i for all t: h [T, B, N_h] -> [T, B, N_z].
 
-        The filters are linear, so we apply the weights first, P_k = W_k h (one matmul for all t and k),
-        then filter over time, u_t = Σ_k Σ_s A_k[t, s] P_{k,s} (one [T, K·T] matmul): fewer FLOPs and
-        copies than filtering the wider hidden layer first."""
+        The filters are linear, so the bases and the weights can be applied in either order. Per sample and
+        step, folding the bases into the weights, F_m = Σ_k a_k(m) W_kᵀ [N_h, N_z], and filtering with the
+        band of M lags, u_t = Σ_{m<M} h_{t−m} F_m (`_BandedFilter`), costs N_h·N_z·M multiply-adds; applying
+        the weights first, P_k = W_k h (one matmul for all t and k), then the dense filter over time,
+        u_t = Σ_k Σ_s A_k[t, s] P_{k,s} (one [T, K·T] matmul), costs N_z·K·(N_h + T). The cheaper one runs:
+        the band for narrow inputs (predictive coding), the dense filter for wide hidden layers (MNIST)."""
         T, B, N = h.shape
-        K, Z = self.n_basis, self.n_out
+        K, Z, M = self.n_basis, self.n_out, self.memory
+        if N * M <= K * (N + T):
+            F = torch.einsum("mk,zkn->mnz", self.basis, self.weight.view(Z, K, N))  # [M, N_h, N_z]
+            return _BandedFilter.apply(h, F, self.bias)  # [T, B, N_z]
         P = h.reshape(T * B, N) @ self.weight.view(Z, K, N).transpose(0, 1).reshape(K * Z, N).t()  # [T*B, K*Z]
         P = P.view(T, B, K, Z).permute(2, 0, 1, 3).reshape(K * T, B * Z)  # [K*T, B*Z]
         A = _cached(self._filters, (T, h.device, h.dtype, self.basis._version), lambda: torch.cat(
