@@ -98,10 +98,10 @@ def test_decoder_reads_the_windows_like_the_reference():
 
 @pytest.mark.parametrize("mode", ["bernoulli", "threshold", "deterministic"])
 @pytest.mark.parametrize("fb_decay, dtype", [(0.5, torch.float32), (0.6, torch.float32), (0.6, torch.float64)])
-def test_numpy_loops_give_the_same_bits_as_torch_ops(monkeypatch, mode, fb_decay, dtype):
-    """On the CPU the loops over time run numpy ufuncs (`_loop_ops`): the same IEEE operations as the torch ops
-    they replace, so spikes, potentials and every gradient are bit-identical, and results computed before
-    the switch are reproduced exactly (`vdib rerun`)."""
+def test_numpy_loops_match_the_torch_loops(monkeypatch, mode, fb_decay, dtype):
+    """On the CPU the loops over time run numpy ufuncs (`_loop_ops`); other devices run the torch ops, with
+    fused multiply-adds. Both paths, forced here on the CPU, give the same spikes, and potentials and
+    gradients equal to rounding."""
     from vdib_core import neurons
 
     def run() -> list[torch.Tensor]:
@@ -122,8 +122,10 @@ def test_numpy_loops_give_the_same_bits_as_torch_ops(monkeypatch, mode, fb_decay
     monkeypatch.setattr(neurons, "_loop_ops", lambda x: neurons._TORCH_OPS)
     slow = run()
     assert 0 < fast[0].mean() < 0.5 and 0 < fast[2].mean() < 1
+    assert torch.equal(fast[0], slow[0]) and torch.equal(fast[2], slow[2])  # hidden and readout spikes
+    tol = 1e-6 if dtype == torch.float32 else 1e-13  # measured: 2e-7 and 3e-16 of each tensor's scale
     for a, b in zip(fast, slow):
-        assert torch.equal(a, b)
+        torch.testing.assert_close(a, b, rtol=tol, atol=tol * max(1.0, b.abs().max().item()))
 
 
 @pytest.mark.parametrize("T", [1, 3, 10, 25])
