@@ -21,3 +21,6 @@ def test_throughput_json_interface():
     for key in ("encoder_speedup", "linear_step_speedup", "mlp_step_speedup", "linear_step_bound", "mlp_step_bound",
                 "samples_per_s", "reference_samples_per_s"):
         assert result["small"][key] > 0, key
+    # the two ratios of the speed target (encoder forward + backward, linear-decoder step), at the top level
+    for key in ("small_encoder_fwd_bwd_speedup", "small_linear_step_speedup"):
+        assert result[key] > 0, key

@@ -5,11 +5,12 @@
 - `StochasticReadout`: GLM readout neurons with a stochastic threshold (Bernoulli spikes).
 
 All sequences are time-first: [T, B, N]. Linear filters that do not depend on the layer's own
-spikes are applied to all T steps at once as a [T, T] (Toeplitz) matmul, built once per length T.
+spikes are applied to all T steps at once: as a [T, T] (Toeplitz) matmul, built once per length T, or,
+for the readout's bases of finite memory M on a narrow input, as a banded filter of M matmuls (`_BandedFilter`).
 Only the recurrence through a neuron's own spikes loops over time: element-wise, on preallocated
 [T, B, N] buffers, inside one autograd node (`_LIFRecursion`, `_ThresholdReadout`) whose backward
 loops back over time, or without gradient (`_readout_recursion`) when the spikes carry none. On the
-CPU the forward loops run numpy ufuncs on views of those buffers (`_loop_ops`).
+CPU these loops, forward and backward, run numpy ufuncs on views of those buffers (`_loop_ops`).
 """
 from __future__ import annotations
 
@@ -46,16 +47,16 @@ class Surrogate:
             raise ValueError(f"surrogate slope must be > 0, got {self.slope}")
 
     def grad(self, x: torch.Tensor) -> torch.Tensor:
-        """The surrogate derivative g(x), elementwise."""
+        """The surrogate derivative g(x), elementwise, as a new tensor (computed in place in one buffer)."""
         s = self.slope
         if self.shape == "boxcar":
-            return (x.abs() < 1 / s).to(x.dtype) * (s / 2)
+            return (x.abs() < 1 / s).to(x.dtype).mul_(s / 2)
         if self.shape == "fast_sigmoid":
-            return 1 / (1 + s * x.abs()) ** 2
+            return x.abs().mul_(s).add_(1).square_().reciprocal_()
         if self.shape == "sigmoid":
-            sig = torch.sigmoid(s * x)
-            return s * sig * (1 - sig)
-        return (s / 2) / (1 + (math.pi * s * x / 2) ** 2)  # arctan
+            sig = torch.sigmoid(x * s)
+            return sig.mul(s).mul_(1 - sig)
+        return x.mul(math.pi * s / 2).square_().add_(1).reciprocal_().mul_(s / 2)  # arctan
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """Θ(x) = 1[x > 0] forward, g(x) backward."""
@@ -76,22 +77,32 @@ class _SpikeFn(torch.autograd.Function):
 
 
 class _LoopOps(NamedTuple):
-    """The element-wise operations of the loops over time, each writing into `out`."""
+    """The element-wise operations of the loops over time, each writing into `out` and returning it."""
     view: Callable  # tensor -> the array the ops act on, sharing the tensor's memory
-    mul: Callable
-    add: Callable
-    sub: Callable
-    gt: Callable  # writes 1.0 / 0.0 into a float `out`
+    scalar: Callable  # (value, like) -> the value as the ops take it fastest (numpy: a 0-d array of like's dtype)
+    muladd: Callable  # (a, b, c, out): out = a·b + c; b a scalar or an array; `out` may be a or b, never c
+    gt: Callable  # (a, b, out): out = 1.0 where a > b, else 0.0 (a float `out`)
 
 
-_NUMPY_OPS = _LoopOps(lambda x: x.detach().numpy(), np.multiply, np.add, np.subtract, np.greater)
-_TORCH_OPS = _LoopOps(lambda x: x, torch.mul, torch.add, torch.sub, torch.gt)
+def _numpy_muladd(a, b, c, out):
+    return np.add(np.multiply(a, b, out=out), c, out=out)
+
+
+def _torch_muladd(a: torch.Tensor, b: torch.Tensor | float, c: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    if isinstance(b, torch.Tensor):
+        return torch.addcmul(c, a, b, out=out)
+    return torch.add(c, a, alpha=b, out=out)
+
+
+_NUMPY_OPS = _LoopOps(lambda x: x.detach().numpy(), lambda value, like: np.asarray(value, like.dtype), _numpy_muladd,
+                      np.greater)
+_TORCH_OPS = _LoopOps(lambda x: x, lambda value, like: value, _torch_muladd, torch.gt)
 
 
 def _loop_ops(x: torch.Tensor) -> _LoopOps:
     """numpy for float32/float64 on the CPU: per step a ufunc call costs a fraction of a torch op's dispatch on
-    tensors this small, and it is the same IEEE operation in the same dtype, so the loops give the same bits
-    (tests/test_fast_recurrences.py); torch on other devices and dtypes."""
+    tensors this small (a multiply-add is two ufuncs, two roundings); torch on other devices and dtypes, where
+    the multiply-add is one fused op. Both compute the same recursions (tests/test_fast_recurrences.py)."""
     return _NUMPY_OPS if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) else _TORCH_OPS
 
 
@@ -101,6 +112,49 @@ def causal_filter_matrix(kernel: torch.Tensor, T: int) -> torch.Tensor:
     lags = torch.arange(T).view(T, 1) - torch.arange(T).view(1, T)  # [T, T]
     valid = (lags >= 0) & (lags < kernel.shape[0])
     return torch.where(valid, kernel[lags.clamp(0, kernel.shape[0] - 1)], torch.zeros((), dtype=kernel.dtype))
+
+
+class _BandedFilter(torch.autograd.Function):
+    """A causal filter of finite memory M over time as one autograd node: x [T, B, C], F [M, C, D], b [D] ->
+    y [T, B, D] with
+
+        y_t = b + Σ_{m=0}^{M−1} x_{t−m} F_m   (x_s = 0 for s < 0),
+
+    one matmul per lag over all (t, b) at once, accumulated in place: M·T·B·C·D multiply-adds, where the
+    dense [T, T] Toeplitz filter of the same band costs T·T·B·C·D. The products run transposed, samples
+    along the rows, yᵀ[:, t·B + b] (BLAS is several times faster on these short, wide products than on
+    tall, narrow ones). The backward is the transposed filter, ∂L/∂x_s = Σ_m ∂L/∂y_{s+m} F_mᵀ, with
+    ∂L/∂F_m = Σ_s x_sᵀ ∂L/∂y_{s+m} and ∂L/∂b = Σ_t ∂L/∂y_t."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, F: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        T, B, C = x.shape
+        xT = x.reshape(T * B, C).t().contiguous()  # [C, T*B]
+        yT = F[0].t() @ xT  # [D, T*B]: lag 0
+        for m in range(1, min(F.shape[0], T)):  # lags ≥ T reach before the start: zero
+            yT[:, m * B:].addmm_(F[m].t(), xT[:, :(T - m) * B])
+        ctx.save_for_backward(xT, F)
+        ctx.steps = T
+        return torch.add(yT.t().view(T, B, -1), bias, out=x.new_empty(T, B, F.shape[2]))  # [T, B, D]
+
+    @staticmethod
+    def backward(ctx, grad_y: torch.Tensor):
+        xT, F = ctx.saved_tensors
+        (C, TB), T, (M, _, D) = xT.shape, ctx.steps, F.shape
+        B, lags = TB // T, min(M, T)
+        gyT = grad_y.reshape(TB, D).t().contiguous()  # [D, T*B]
+        grad_x = grad_F = None
+        if ctx.needs_input_grad[0]:
+            gxT = F[0] @ gyT  # [C, T*B]
+            for m in range(1, lags):
+                gxT[:, :(T - m) * B].addmm_(F[m], gyT[:, m * B:])
+            grad_x = gxT.t().view(T, B, C)
+        if ctx.needs_input_grad[1]:
+            gFT = F.new_zeros(M, D, C)  # [M, D, C]: ∂L/∂F_mᵀ
+            for m in range(lags):
+                torch.mm(gyT[:, m * B:], xT[:, :(T - m) * B].t(), out=gFT[m])
+            grad_F = gFT.transpose(1, 2)
+        return grad_x, grad_F, gyT.sum(1) if ctx.needs_input_grad[2] else None
 
 
 def _cached(cache: dict, key: tuple, build: Callable[[], torch.Tensor]) -> torch.Tensor:
@@ -159,20 +213,21 @@ class _LIFRecursion(torch.autograd.Function):
 
     (R = Σ_k refr_decay^(k−1) S_{t−k}). The backward runs the adjoint recursion backwards in time,
     ∂L/∂R_t = (refr_decay − ϑ g_t) ∂L/∂R_{t+1} − ϑ (∂L/∂U_t + g_t ∂L/∂S_t) with g_t = Θ'(U_t − ϑ) the
-    surrogate derivative: the same gradients as autograd through a per-step loop, with one op per step."""
+    surrogate derivative: the same gradients as autograd through a per-step loop, with one multiply-add
+    per step."""
 
     @staticmethod
     def forward(ctx, drive: torch.Tensor, threshold: float, refr_decay: float, surrogate: Surrogate):
         s, u = torch.empty_like(drive), torch.empty_like(drive)  # [T, B, N]
-        state = torch.zeros((2,) + drive.shape[1:], dtype=drive.dtype, device=drive.device)  # [2, B, N]
         ops = _loop_ops(drive)
         ss, us, ds = (list(ops.view(a)) for a in (s, u, drive))  # per-step views, made once
-        refr, tmp = ops.view(state)  # [B, N]: R_t and ϑ R_t
+        refr = ops.view(torch.zeros_like(drive[0]))  # [B, N]: R_t
+        decay, neg_thr, thr = (ops.scalar(c, refr) for c in (refr_decay, -threshold, threshold))
         for t in range(len(ds)):
             if t > 0:
-                ops.add(ops.mul(refr, refr_decay, out=refr), ss[t - 1], out=refr)
-            ops.sub(ds[t], ops.mul(refr, threshold, out=tmp), out=us[t])
-            ops.gt(us[t], threshold, out=ss[t])  # Θ(U_t − ϑ)
+                ops.muladd(refr, decay, ss[t - 1], out=refr)
+            ops.muladd(refr, neg_thr, ds[t], out=us[t])
+            ops.gt(us[t], thr, out=ss[t])  # Θ(U_t − ϑ)
         ctx.save_for_backward(u)
         ctx.constants = threshold, refr_decay, surrogate
         return s, u
@@ -182,14 +237,15 @@ class _LIFRecursion(torch.autograd.Function):
         (u,) = ctx.saved_tensors
         threshold, refr_decay, surrogate = ctx.constants
         g = surrogate.grad(u - threshold)  # [T, B, N]: dS_t/dU_t
-        coef = refr_decay - threshold * g  # [T, B, N]
-        inp = -threshold * (grad_u + g * grad_s)  # [T, B, N]
+        coef = torch.mul(g, -threshold).add_(refr_decay)  # [T, B, N]: refr_decay − ϑ g_t
+        inp = torch.addcmul(grad_u, g, grad_s).mul_(-threshold)  # [T, B, N]: −ϑ (∂L/∂U_t + g_t ∂L/∂S_t)
         r_next = torch.empty_like(u)  # [T, B, N]: ∂L/∂R_{t+1} at t
         r_next[-1] = 0  # the loop writes every earlier step
-        rs, inps, coefs = r_next.unbind(0), inp.unbind(0), coef.unbind(0)  # per-step views
-        for t in range(u.shape[0] - 1, 0, -1):
-            torch.addcmul(inps[t], coefs[t], rs[t], out=rs[t - 1])
-        return grad_u + g * (grad_s + r_next), None, None, None  # ∂L/∂D_t = ∂L/∂U_t (total)
+        ops = _loop_ops(u)
+        rs, inps, coefs = (list(ops.view(a)) for a in (r_next, inp, coef))  # per-step views, made once
+        for t in range(len(rs) - 1, 0, -1):
+            ops.muladd(coefs[t], rs[t], inps[t], out=rs[t - 1])
+        return torch.addcmul(grad_u, g, r_next.add_(grad_s)), None, None, None  # ∂L/∂D_t = ∂L/∂U_t (total)
 
 
 class LIFLayer(nn.Module):
@@ -301,11 +357,17 @@ class StochasticReadout(nn.Module):
     def feedforward(self, h: torch.Tensor) -> torch.Tensor:
         """Σ_jk w_ijk (a_k * h_j)_t + γ_i for all t: h [T, B, N_h] -> [T, B, N_z].
 
-        The filters are linear, so we apply the weights first, P_k = W_k h (one matmul for all t and k),
-        then filter over time, u_t = Σ_k Σ_s A_k[t, s] P_{k,s} (one [T, K·T] matmul): fewer FLOPs and
-        copies than filtering the wider hidden layer first."""
+        The filters are linear, so the bases and the weights can be applied in either order. Per sample and
+        step, folding the bases into the weights, F_m = Σ_k a_k(m) W_kᵀ [N_h, N_z], and filtering with the
+        band of M lags, u_t = Σ_{m<M} h_{t−m} F_m (`_BandedFilter`), costs N_h·N_z·M multiply-adds; applying
+        the weights first, P_k = W_k h (one matmul for all t and k), then the dense filter over time,
+        u_t = Σ_k Σ_s A_k[t, s] P_{k,s} (one [T, K·T] matmul), costs N_z·K·(N_h + T). The cheaper one runs:
+        the band for narrow inputs (predictive coding), the dense filter for wide hidden layers (MNIST)."""
         T, B, N = h.shape
-        K, Z = self.n_basis, self.n_out
+        K, Z, M = self.n_basis, self.n_out, self.memory
+        if N * M <= K * (N + T):
+            F = torch.einsum("mk,zkn->mnz", self.basis, self.weight.view(Z, K, N))  # [M, N_h, N_z]
+            return _BandedFilter.apply(h, F, self.bias)  # [T, B, N_z]
         P = h.reshape(T * B, N) @ self.weight.view(Z, K, N).transpose(0, 1).reshape(K * Z, N).t()  # [T*B, K*Z]
         P = P.view(T, B, K, Z).permute(2, 0, 1, 3).reshape(K * T, B * Z)  # [K*T, B*Z]
         A = _cached(self._filters, (T, h.device, h.dtype, self.basis._version), lambda: torch.cat(
@@ -328,7 +390,7 @@ class StochasticReadout(nn.Module):
         noise = None  # deterministic: z = Θ(u)
         if sample != "deterministic":  # all the noise at once: one RNG call, not T
             uni = torch.rand(ff.shape, generator=generator, device=ff.device, dtype=ff.dtype)  # [T, B, N_z]
-            noise = torch.log(uni) - torch.log1p(-uni)  # logistic ε_t: P(ε < u) = σ(u)
+            noise = uni.div_(1 - uni).log_()  # logistic ε_t = log(U / (1 − U)): P(ε < u) = σ(u)
         if sample == "threshold":  # Θ(u − ε) with surrogate derivative: gradient through the spikes
             return Readout(*_ThresholdReadout.apply(ff, self.fb_weight, noise, self.fb_decay, self.memory,
                                                     self.surrogate))
@@ -361,14 +423,17 @@ def _readout_recursion(ff: torch.Tensor, fb_weight: torch.Tensor, noise: torch.T
     trace[0] = 0  # the loop writes every later step
     ops = _loop_ops(ff)
     zs, us, traces, ffs = (list(ops.view(a)) for a in (z, u, trace, ff))  # per-step views, made once
-    eps = [0] * len(zs) if noise is None else list(ops.view(noise))
-    v, decay_M = ops.view(fb_weight), fb_decay ** memory
+    scratch = ops.view(torch.empty_like(ff[0]))  # [B, N_z]
+    eps = [ops.scalar(0, scratch)] * len(zs) if noise is None else list(ops.view(noise))
+    v = ops.view(fb_weight.detach().expand_as(ff[0]).contiguous())  # [B, N_z]: v, broadcast once
+    decay, neg_decay_M = ops.scalar(fb_decay, scratch), ops.scalar(-fb_decay ** memory, scratch)
     for t in range(len(zs)):
         if t > 0:
-            ops.add(ops.mul(traces[t - 1], fb_decay, out=traces[t]), zs[t - 1], out=traces[t])
-            if t > memory:  # truncate the kernel at M (decay_M z is exact: z is 0/1)
-                ops.sub(traces[t], ops.mul(zs[t - 1 - memory], decay_M), out=traces[t])
-        ops.add(ops.mul(traces[t], v, out=us[t]), ffs[t], out=us[t])
+            entering = zs[t - 1]  # [B, N_z]: z_{t−1}, minus fb_decay^M z_{t−1−M}, which leaves the kernel
+            if t > memory:
+                entering = ops.muladd(zs[t - 1 - memory], neg_decay_M, zs[t - 1], out=scratch)
+            ops.muladd(traces[t - 1], decay, entering, out=traces[t])
+        ops.muladd(traces[t], v, ffs[t], out=us[t])
         ops.gt(us[t], eps[t], out=zs[t])
     return z, u, trace
 
@@ -378,10 +443,11 @@ class _ThresholdReadout(torch.autograd.Function):
     autograd node: (ff [T, B, N_z], v [N_z], ε [T, B, N_z]) -> (z, u). Its backward runs the adjoint
     recursion backwards in time: with g_t = Θ'(u_t − ε_t) the surrogate derivative and G_t = ∂L/∂u_t,
 
-        G_t = ∂L/∂u_t|direct + g_t (∂L/∂z_t|direct + b_t),   b_t = Σ_{m=1..M} fb_decay^(m−1) v G_{t+m},
+        G_t = c_t + g_t v e_t,   c_t = ∂L/∂u_t|direct + g_t ∂L/∂z_t|direct,
+        e_t = Σ_{m=1..M} fb_decay^(m−1) G_{t+m},
 
-    b_t = fb_decay b_{t+1} + a_{t+1} − fb_decay^M a_{t+1+M} with a_t = v G_t: the same gradients as
-    autograd through a per-step loop."""
+    e_t = fb_decay e_{t+1} + G_{t+1} − fb_decay^M G_{t+1+M}: the same gradients as autograd through a
+    per-step loop. ∂L/∂ff_t = G_t and ∂L/∂v = Σ_t G_t trace_t."""
 
     @staticmethod
     def forward(ctx, ff: torch.Tensor, fb_weight: torch.Tensor, noise: torch.Tensor, fb_decay: float,
@@ -396,20 +462,20 @@ class _ThresholdReadout(torch.autograd.Function):
         u, noise, trace, v = ctx.saved_tensors
         fb_decay, memory, surrogate = ctx.constants
         g = surrogate.grad(u - noise)  # [T, B, N_z]: dz_t/du_t
-        c = grad_u + g * grad_z  # [T, B, N_z]: G_t without the feedback path
-        vc, vg = v * c, v * g  # [T, B, N_z]: a_t = vc_t + vg_t b_t
-        a, b = torch.empty_like(u), torch.empty_like(u)  # [T, B, N_z]
-        b[-1] = 0  # the loop writes every earlier step
-        as_, bs, vcs, vgs = a.unbind(0), b.unbind(0), vc.unbind(0), vg.unbind(0)  # per-step views
+        c = torch.addcmul(grad_u, g, grad_z)  # [T, B, N_z]: G_t without the feedback path
+        gv = g.mul_(v)  # [T, B, N_z]: g_t v (in place: g is not needed after)
+        grad_ff = torch.empty_like(u)  # [T, B, N_z]: G_t
+        grad_ff[-1] = c[-1]  # e_{T−1} = 0; the loop writes every earlier step
+        state = torch.zeros((2,) + u.shape[1:], dtype=u.dtype, device=u.device)  # [2, B, N_z]
         ops = _loop_ops(u)
-        an, bn = list(ops.view(a)), list(ops.view(b))  # the same memory, for the cheap ops
-        T, decay_M = u.shape[0], fb_decay ** memory
-        torch.addcmul(vcs[T - 1], vgs[T - 1], bs[T - 1], out=as_[T - 1])
+        Gs, cs, gvs = (list(ops.view(a)) for a in (grad_ff, c, gv))  # per-step views, made once
+        e, scratch = ops.view(state)  # [B, N_z]: e_t and G_{t+1} − fb_decay^M G_{t+1+M}
+        decay, neg_decay_M = ops.scalar(fb_decay, e), ops.scalar(-fb_decay ** memory, e)
+        T = len(Gs)
         for t in range(T - 2, -1, -1):
-            ops.add(ops.mul(bn[t + 1], fb_decay, out=bn[t]), an[t + 1], out=bn[t])
-            # torch for the two multiply-adds: they are fused (one rounding), numpy has no such ufunc
+            entering = Gs[t + 1]
             if t + 1 + memory < T:
-                bs[t].sub_(as_[t + 1 + memory], alpha=decay_M)
-            torch.addcmul(vcs[t], vgs[t], bs[t], out=as_[t])
-        grad_ff = c + g * b  # [T, B, N_z]: G_t
+                entering = ops.muladd(Gs[t + 1 + memory], neg_decay_M, Gs[t + 1], out=scratch)
+            ops.muladd(e, decay, entering, out=e)
+            ops.muladd(gvs[t], e, cs[t], out=Gs[t])
         return grad_ff, (grad_ff * trace).sum((0, 1)), None, None, None, None

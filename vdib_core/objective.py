@@ -31,9 +31,27 @@ def bernoulli_kl(logits: torch.Tensor, r: float) -> torch.Tensor:
         raise TypeError("logits must be a floating-point torch.Tensor")
     if not 0 < r < 1:
         raise ValueError(f"reference rate r must be in (0, 1), got {r}")
-    log_p, log_q = F.logsigmoid(logits), F.logsigmoid(-logits)
-    p, q = torch.sigmoid(logits), torch.sigmoid(-logits)
-    return p * (log_p - math.log(r)) + q * (log_q - math.log1p(-r))
+    return _BernoulliKL.apply(logits, r)
+
+
+class _BernoulliKL(torch.autograd.Function):
+    """`bernoulli_kl` as one autograd node with its closed-form derivative dKL/du = σ(u) σ(−u) (u − logit r),
+    instead of autograd through a dozen element-wise ops."""
+
+    @staticmethod
+    def forward(ctx, logits: torch.Tensor, r: float) -> torch.Tensor:
+        neg = logits.neg()
+        p, q = torch.sigmoid(logits), torch.sigmoid(neg)
+        kl = F.logsigmoid(logits).sub_(math.log(r)).mul_(p)  # p (log p − log r)
+        kl.add_(F.logsigmoid(neg).sub_(math.log1p(-r)).mul_(q))  # + q (log q − log(1−r))
+        ctx.save_for_backward(logits, p.mul_(q))  # σ(u) σ(−u)
+        ctx.logit_r = math.log(r / (1 - r))
+        return kl
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        logits, pq = ctx.saved_tensors
+        return (logits - ctx.logit_r).mul_(pq).mul_(grad), None
 
 
 def _check_binary(z: torch.Tensor, name: str) -> None:
