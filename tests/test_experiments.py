@@ -90,6 +90,13 @@ def test_rerun_reports_a_changed_result_and_the_machine_difference(tmp_path, cap
     captured = capsys.readouterr()
     assert "relative difference" in captured.out and "vdib rerun: different" in captured.err
     assert "cpu: recorded 'Another CPU model'" in captured.err
+    assert "code: made at commit" not in captured.err  # the same checkout made and re-ran it
+
+
+def test_rerun_names_a_different_code_commit(tmp_path, capsys):
+    path = _changed(tmp_path, 0.5, git_commit="0123456789abcdef")
+    assert vdib("rerun", path, "--out", tmp_path / "b") == 1
+    assert "code: made at commit 0123456789, re-run at" in capsys.readouterr().err
 
 
 def test_rerun_within_a_tolerance_passes_and_says_so(tmp_path, capsys):

@@ -291,6 +291,7 @@ def cmd_rerun(args: list[str]) -> int:
         print(f"  {key}: recorded {value:.6g}, now {now:.6g}  {verdict}")
     machine = [f"{k}: recorded {old.provenance.get(k)!r}, now {new['provenance'].get(k)!r}" for k in MACHINE
                if old.provenance.get(k) != new["provenance"].get(k)]
+    commits = [str(p.get("git_commit"))[:10] for p in (old.provenance, new["provenance"])]
     if worst == 0:
         print("vdib rerun: identical: every metric is bit for bit the recorded one")
         return 0
@@ -298,6 +299,9 @@ def cmd_rerun(args: list[str]) -> int:
         print(f"vdib rerun: within the tolerance {tolerance:g} (largest relative difference {worst:.2g})")
         return 0
     print(f"vdib rerun: different: largest relative difference {worst:.2g} (tolerance {tolerance:g})", file=sys.stderr)
+    if commits[0] != commits[1]:
+        print(f"  code: made at commit {commits[0]}, re-run at {commits[1]} (check out the recorded commit to run "
+              "the same code)", file=sys.stderr)
     if machine:
         print("  this machine differs from the one that made the result, and floating-point rounding with it:\n  "
               + "\n  ".join(machine), file=sys.stderr)
