@@ -158,6 +158,41 @@ def test_trial_identity_ignores_the_device_only():
     assert trial_key("predictive-coding", p) != trial_key("predictive-coding", {**p, "seed": 1})
 
 
+def test_a_parameter_added_later_keeps_the_keys_of_trials_made_before_it_at_its_default():
+    p = get_experiment("predictive-coding").configure(True)
+    before = {k: v for k, v in p.items() if k != "refit"}  # a result file written before --refit existed
+    assert p["refit"] == 0 and trial_key("predictive-coding", p) == trial_key("predictive-coding", before)
+    assert trial_key("predictive-coding", {**p, "refit": 1}) != trial_key("predictive-coding", p)
+
+
+def test_refit_reports_a_fresh_decoder_on_the_frozen_trained_encoder_beside_the_unchanged_fit(tmp_path):
+    plain = run("predictive-coding", quick=True, progress=False, delta=1, **TINY)
+    refit = run("predictive-coding", tmp_path, quick=True, progress=False, delta=1, refit=1, **TINY)
+    fit_metrics = {k: v for k, v in refit["metrics"].items() if not k.startswith("refit_")}
+    assert fit_metrics == plain["metrics"]  # the trained model is reported as without the refit
+    assert {f"refit_{k}" for k in plain["metrics"]} | {"refit_passes"} == set(refit["metrics"]) - set(fit_metrics)
+    assert 1 <= refit["metrics"]["refit_passes"] <= TINY["epochs"]
+    with pytest.raises(ValueError, match="frozen"):
+        run("predictive-coding", quick=True, progress=False, encoder="frozen", refit=1, **TINY)
+
+
+def test_with_fresh_decoder_keeps_the_trained_encoder_frozen_and_redraws_the_decoder():
+    from vdib_core import HybridModel, VDIBConfig
+    from vdib_core.experiments.trials import with_fresh_decoder
+    torch.manual_seed(3)
+    model = HybridModel(VDIBConfig(n_in=5, n_readout=4, n_out=3, tau_d=2, n_hidden=[6], decoder="mlp",
+                                   decoder_hidden=8))
+    with torch.no_grad():
+        for prm in model.parameters():
+            prm.add_(1.0)  # stands in for training
+    fresh = with_fresh_decoder(model, seed=0)
+    for (k, a), b in zip(model.encoder.state_dict().items(), fresh.encoder.state_dict().values()):
+        assert torch.equal(a, b), k
+    assert not any(prm.requires_grad for prm in fresh.encoder.parameters())
+    assert all(prm.requires_grad for prm in fresh.decoder.parameters())
+    assert not any(torch.equal(a, b) for a, b in zip(model.decoder.parameters(), fresh.decoder.parameters()))
+
+
 @pytest.mark.parametrize("args, message", [
     (["run", "nope", "--out", "{tmp}"], "unknown experiment 'nope'; valid: mnist, mnist-dvs, predictive-coding"),
     (["run", "predictive-coding", "--out", "{tmp}", "--bogus", "1"], "unknown parameter --bogus"),

@@ -88,7 +88,7 @@ def common_params(**defaults: Any) -> tuple[Param, ...]:
     d = dict(decoder="linear", decoding="time", decoder_hidden=256, beta=1e-3, r=0.2, tau_d=5,
              estimator="pathwise", encoder="trained", init="gain", init_gain=5.0, init_rate=0.08, seed=0, epochs=10,
              batch_size=64, lr_encoder=1e-3, lr_decoder=1e-3, patience=0, output_prior=1, decoder_input="standardise",
-             readout_init_gain=1.0, device=None)
+             readout_init_gain=1.0, refit=0, device=None)
     unknown = set(defaults) - set(d)
     if unknown:
         raise ConfigError(f"unknown common parameters {sorted(unknown)}")
@@ -119,6 +119,9 @@ def common_params(**defaults: Any) -> tuple[Param, ...]:
               "standardise: also divided by their running sd", choices=DECODER_INPUTS),
         Param("readout_init_gain", d["readout_init_gain"], float, "scale of the readout's initial weights",
               minimum=0.0),
+        Param("refit", d["refit"], int, "1: after training, train a fresh decoder on the frozen trained encoder "
+              "with the same budget and report its metrics as refit_* (what the encoder's code holds)",
+              choices=(0, 1)),
         Param("batch_size", d["batch_size"], int, "minibatch size", minimum=2),
         Param("lr_encoder", d["lr_encoder"], float, "Adam learning rate of the SNN", minimum=0.0),
         Param("lr_decoder", d["lr_decoder"], float, "Adam learning rate of the decoder", minimum=1e-12),

@@ -28,11 +28,14 @@ from .registry import ConfigError
 
 TOP_LEVEL = ("experiment", "params", "metrics", "references", "history", "provenance")
 EXECUTION_ONLY = ("device",)  # recorded, but not part of a trial's identity (the numbers should not depend on it)
+ADDED_LATER = {"refit": 0}  # parameters added after results were made: at this value left out of the identity,
+# so that a trial keeps the key (and its sweeps the resumption) it had before the parameter existed
 
 
 def trial_key(experiment: str, params: dict) -> str:
     """Identity of a trial: a hash of its experiment and parameters (execution-only ones left out)."""
-    ident = {k: v for k, v in params.items() if k not in EXECUTION_ONLY}
+    ident = {k: v for k, v in params.items()
+             if k not in EXECUTION_ONLY and not (k in ADDED_LATER and v == ADDED_LATER[k])}
     blob = json.dumps([experiment, ident], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
