@@ -7,7 +7,11 @@
 # recording) at their choice. Main grid: 5 seeds at each choice with the default data (300 recordings per digit,
 # 30 of them for validation, 100 test recordings per digit), trained until validation stops improving (patience
 # 3, at most 15 passes); each variant beside its untrained-encoder control, tuned the same way.
-# Usage: bash book/results/mnist_dvs/grid.sh LANE, lanes a and b side by side (one core each), then c.
+# Anomaly (lanes d, e): the earlier grid's rate arm fell below its untrained control. At that grid's settings (3
+# passes, lr 1e-4 / 1e-3, the whole recording as window, no early stopping), 5 seeds of the rate arm and its
+# control without (d) and with (e) the decoder's output started at the mean image; each trained encoder is then
+# refitted with a fresh decoder (--refit 1), which measures what its code holds apart from its decoder.
+# Usage: bash book/results/mnist_dvs/grid.sh LANE, lanes a and b side by side (one core each), then c; d and e.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 R=book/results/mnist_dvs
@@ -48,5 +52,11 @@ case "${1:-}" in
     tune "${GRID[@]}" --estimator score --encoder trained --decoding rate
     main $R/equal_footing --estimator score --encoder trained --decoding rate
     ;;
-  *) echo "usage: $0 a|b|c" >&2; exit 2 ;;
+  d|e)
+    EARLIER=(--seed 0..4 --epochs 3 --lr-encoder 1e-4 --lr-decoder 1e-3 --decoding rate)
+    start=$([ "$1" = e ] && echo 1 || echo 0)
+    $V sweep mnist-dvs --out $R/anomaly "${EARLIER[@]}" --output-prior $start "${PATHWISE[@]}" --refit 1
+    $V sweep mnist-dvs --out $R/anomaly "${EARLIER[@]}" --output-prior $start "${CONTROL[@]}"
+    ;;
+  *) echo "usage: $0 a|b|c|d|e" >&2; exit 2 ;;
 esac
