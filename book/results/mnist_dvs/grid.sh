@@ -11,7 +11,11 @@
 # passes, lr 1e-4 / 1e-3, the whole recording as window, no early stopping), 5 seeds of the rate arm and its
 # control without (d) and with (e) the decoder's output started at the mean image; each trained encoder is then
 # refitted with a fresh decoder (--refit 1), which measures what its code holds apart from its decoder.
-# Usage: bash book/results/mnist_dvs/grid.sh LANE, lanes a and b side by side (one core each), then c; d and e.
+# Ablations (lanes f, g), each arm at its tuned choice on the tuning data (800 training and 200 validation recordings,
+# at most 6 passes, patience 2) with 100 test recordings per digit: the default initial gain against the calibrated
+# start (f, 5 seeds), and beta (g, 2 seeds).
+# Usage: bash book/results/mnist_dvs/grid.sh LANE, lanes a and b side by side (one core each), then d and e, then
+# f and g, then c.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 R=book/results/mnist_dvs
@@ -58,5 +62,13 @@ case "${1:-}" in
     $V sweep mnist-dvs --out $R/anomaly "${EARLIER[@]}" --output-prior $start "${PATHWISE[@]}" --refit 1
     $V sweep mnist-dvs --out $R/anomaly "${EARLIER[@]}" --output-prior $start "${CONTROL[@]}"
     ;;
-  *) echo "usage: $0 a|b|c|d|e" >&2; exit 2 ;;
+  f|g)
+    ABLATION=(--train-per-digit 100 --val-per-digit 20 --test-per-digit 100 --epochs 6 --patience 2)
+    for decoding in time rate; do
+      if [ "$1" = f ]; then axis=(--seed 0..4 --init gain,calibrated); else axis=(--seed 0..1 --beta 0,1e-3,1e-2,1e-1); fi
+      $V sweep mnist-dvs --out $R/ablations "${ABLATION[@]}" "${axis[@]}" "${PATHWISE[@]}" --decoding $decoding \
+        $(choice "${PATHWISE[@]}" --decoding $decoding)
+    done
+    ;;
+  *) echo "usage: $0 a|b|c|d|e|f|g" >&2; exit 2 ;;
 esac
