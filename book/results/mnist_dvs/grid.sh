@@ -64,7 +64,7 @@ case "${1:-}" in
     ;;
   f|g)
     ABLATION=(--train-per-digit 100 --val-per-digit 20 --test-per-digit 100 --epochs 6 --patience 2)
-    for decoding in time rate; do
+    for decoding in ${DECODINGS:-time rate}; do  # DECODINGS=rate: one arm only (to split a lane in two)
       if [ "$1" = f ]; then axis=(--seed 0..2 --init gain,calibrated); else axis=(--seed 0 --beta 0,1e-3,1e-2,1e-1); fi
       $V sweep mnist-dvs --out $R/ablations "${ABLATION[@]}" "${axis[@]}" "${PATHWISE[@]}" --decoding $decoding \
         $(choice "${PATHWISE[@]}" --decoding $decoding)
