@@ -13,7 +13,7 @@
 # refitted with a fresh decoder (--refit 1), which measures what its code holds apart from its decoder.
 # Ablations (lanes f, g), each arm at its tuned choice on the tuning data (800 training and 200 validation recordings,
 # at most 6 passes, patience 2) with 100 test recordings per digit: the default initial gain against the calibrated
-# start (f, 3 seeds), and beta (g, 1 seed): descriptions, not verdicts.
+# start (f, 2 seeds), and beta (g, 1 seed): descriptions, not verdicts.
 # Usage: bash book/results/mnist_dvs/grid.sh LANE, lanes a and b side by side (one core each), then d and e, then
 # f and g, then c.
 set -euo pipefail
@@ -65,7 +65,7 @@ case "${1:-}" in
   f|g)
     ABLATION=(--train-per-digit 100 --val-per-digit 20 --test-per-digit 100 --epochs 6 --patience 2)
     for decoding in ${DECODINGS:-time rate}; do  # DECODINGS=rate: one arm only (to split a lane in two)
-      if [ "$1" = f ]; then axis=(--seed 0..2 --init gain,calibrated); else axis=(--seed 0 --beta 0,1e-3,1e-2,1e-1); fi
+      if [ "$1" = f ]; then axis=(--seed 0..1 --init gain,calibrated); else axis=(--seed 0 --beta 0,1e-3,1e-2,1e-1); fi
       $V sweep mnist-dvs --out $R/ablations "${ABLATION[@]}" "${axis[@]}" "${PATHWISE[@]}" --decoding $decoding \
         $(choice "${PATHWISE[@]}" --decoding $decoding)
     done
