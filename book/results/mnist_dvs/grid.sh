@@ -10,7 +10,9 @@
 # Anomaly (lanes d, e): the earlier grid's rate arm fell below its untrained control. At that grid's settings (3
 # passes, lr 1e-4 / 1e-3, the whole recording as window, no early stopping), 5 seeds of the rate arm and its
 # control without (d) and with (e) the decoder's output started at the mean image; each trained encoder is then
-# refitted with a fresh decoder (--refit 1), which measures what its code holds apart from its decoder.
+# refitted with a fresh decoder (--refit 1), which measures what its code holds apart from its decoder. Lanes h (the
+# trained arm, refitted) and i (its control): the same with the earlier grid's decoder input as well (centred, not
+# standardised), output start off, which is the earlier grid's model with today's code.
 # Ablations (lanes f, g), each arm at its tuned choice on the tuning data (800 training and 200 validation recordings,
 # at most 6 passes, patience 2) with 100 test recordings per digit: the default initial gain against the calibrated
 # start (f, 2 seeds), and beta (g, 1 seed): descriptions, not verdicts.
@@ -26,6 +28,7 @@ GRID=(--lr-encoder 3e-5,1e-4,3e-4 --lr-decoder 1e-4,3e-4,1e-3)
 CONTROL_GRID=(--lr-decoder 1e-4,3e-4,1e-3 --readout-init-gain 1,3,10)
 PATHWISE=(--estimator pathwise --encoder trained)  # a trained variant's choice never comes from a control's trials
 CONTROL=(--encoder frozen)
+EARLIER=(--seed 0..4 --epochs 3 --lr-encoder 1e-4 --lr-decoder 1e-3 --decoding rate)  # the earlier grid's settings
 
 tune() {  # tune GRID VARIANT_FLAGS...: stage 1 at the whole recording (tau_d = T), then shorter windows
   $V tune mnist-dvs --out $R/tuning "${TUNE_BUDGET[@]}" "$@" --then-tau-d 10,40 --metric val_bce --mode min
@@ -56,8 +59,13 @@ case "${1:-}" in
     tune "${GRID[@]}" --estimator score --encoder trained --decoding rate
     main $R/equal_footing --estimator score --encoder trained --decoding rate
     ;;
+  h)  # the anomaly with the earlier grid's decoder input too (centred, not standardised), output start off
+    $V sweep mnist-dvs --out $R/anomaly "${EARLIER[@]}" --output-prior 0 --decoder-input centre "${PATHWISE[@]}" --refit 1
+    ;;
+  i)  # its control
+    $V sweep mnist-dvs --out $R/anomaly "${EARLIER[@]}" --output-prior 0 --decoder-input centre "${CONTROL[@]}"
+    ;;
   d|e)
-    EARLIER=(--seed 0..4 --epochs 3 --lr-encoder 1e-4 --lr-decoder 1e-3 --decoding rate)
     start=$([ "$1" = e ] && echo 1 || echo 0)
     $V sweep mnist-dvs --out $R/anomaly "${EARLIER[@]}" --output-prior $start "${PATHWISE[@]}" --refit 1
     $V sweep mnist-dvs --out $R/anomaly "${EARLIER[@]}" --output-prior $start "${CONTROL[@]}"
@@ -70,5 +78,5 @@ case "${1:-}" in
         $(choice "${PATHWISE[@]}" --decoding $decoding)
     done
     ;;
-  *) echo "usage: $0 a|b|c|d|e|f|g" >&2; exit 2 ;;
+  *) echo "usage: $0 a|b|c|d|e|f|g|h|i" >&2; exit 2 ;;
 esac
