@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from vdib_core import HybridModel, TrainConfig, VDIBConfig, evaluate, fit
-from vdib_core.experiments import choose, holm, load_results, paired_test, tune, verdict_table, verdicts
+from vdib_core.experiments import choose, holm, load_results, paired_test, tune, verdict_table, verdict_text, verdicts
 from vdib_core.experiments.tuning import extend_at_edge
 from vdib_core.model import InputNorm
 from vdib_core.objective import target_prior
@@ -181,3 +181,12 @@ def test_verdict_table_names_the_winner_only_after_the_correction():
     assert rows[2].startswith("| a − b | 5 | +1.1 | [+0.9, +1.2] |") and rows[2].endswith("**a better** |")
     assert rows[3].endswith("no significant difference |")  # p ≈ 0.04 alone, not after Holm over two
     assert rows[4].endswith("| – | no verdict (2 seeds) |")  # no Holm p: below the family's 5 seeds
+
+
+def test_verdict_text_gives_the_interval_and_holm_p_only_with_enough_seeds():
+    v = {x.name: x for x in verdicts({"a − b": np.array([-1.0, -1.1, -0.9, -1.2, -1.05]), "c − d": np.array([2.0, 2.2])})}
+    t = v["a − b"].test
+    assert verdict_text(v["a − b"], "a", "b", "nats") == (
+        f"-1.1 nats, 95 % CI [{t.ci_low:+.1f}, {t.ci_high:+.1f}], Holm p = {v['a − b'].p_holm:.2g}: **b better**")
+    assert verdict_text(v["c − d"], "c", "d") == "+2.1 points (2 seeds: no verdict)"
+    assert verdict_text(None, "a", "b") == "not run"

@@ -9,7 +9,8 @@ from .registry import (  # noqa: F401
 )
 from .results import Result, book_results, load_results, read_result, result_path, select, trial_key, write_result  # noqa: F401
 from .stats import (  # noqa: F401
-    PairedTest, Summary, Verdict, group, holm, paired_by_seed, paired_test, summarize, verdict_table, verdict_word, verdicts,
+    PairedTest, Summary, Verdict, group, holm, paired_by_seed, paired_test, summarize, verdict_table, verdict_text,
+    verdict_word, verdicts,
 )
 from .sweeps import sweep  # noqa: F401
 from .trials import run, run_trial  # noqa: F401

@@ -121,6 +121,18 @@ def verdict_word(v: Verdict, a: str, b: str) -> str:
     return {1: f"**{a} better**", -1: f"**{b} better**", 0: "no significant difference"}[v.sign]
 
 
+def verdict_text(v: Verdict | None, a: str, b: str, unit: str = "points", digits: int = 1) -> str:
+    """A verdict as a clause for a chapter's prose: the mean difference a − b with its 95 % confidence interval,
+    Holm's p and `verdict_word`; the mean alone below the family's minimum of seeds; "not run" for None."""
+    if v is None:
+        return "not run"
+    t = v.test
+    if not v.enough_seeds:
+        return f"{t.mean:+.{digits}f} {unit} ({t.n} seed{'s' if t.n != 1 else ''}: no verdict)"
+    return (f"{t.mean:+.{digits}f} {unit}, 95 % CI [{t.ci_low:+.{digits}f}, {t.ci_high:+.{digits}f}], "
+            f"Holm p = {v.p_holm:.2g}: {verdict_word(v, a, b)}")
+
+
 def verdict_table(vs: list[Verdict], sides: dict[str, tuple[str, str]], unit: str = "accuracy points",
                   digits: int = 1) -> str:
     """A chapter's verdicts as a Markdown table: seeds, mean difference, 95 % confidence interval, p, Holm's

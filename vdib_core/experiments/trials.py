@@ -4,6 +4,7 @@ experiment has one). `run` also writes the result file.
 """
 from __future__ import annotations
 
+import copy
 import datetime
 import time
 from dataclasses import asdict, replace
@@ -13,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..model import HybridModel
+from ..model import Decoder, HybridModel
 from ..train import TrainConfig, fit, input_spikes, pick_device
 from .registry import Data, Experiment, get_experiment
 from .results import _history, provenance, write_result
@@ -80,9 +81,10 @@ def with_fresh_decoder(model: HybridModel, seed: int) -> HybridModel:
     """`--refit 1`: the trained encoder, frozen, under a freshly drawn decoder, to be trained as the
     untrained-encoder control's decoder is. What this decoder reaches measures what the trained code holds
     (book chapter "Naturalizing MNIST-DVS", the rate arm's anomaly), apart from what its own decoder learnt."""
-    torch.manual_seed(seed)
-    fresh = HybridModel(model.cfg)
-    fresh.encoder.load_state_dict(model.encoder.state_dict())
+    fresh = copy.deepcopy(model)
+    with torch.random.fork_rng():  # the trial's own random stream is left as it was
+        torch.manual_seed(seed)
+        fresh.decoder = Decoder(model.cfg)
     fresh.encoder.requires_grad_(False)  # as the control's: no backward pass through the SNN
     return fresh
 
