@@ -16,8 +16,8 @@
 # Ablations (lanes f, g), each arm at its tuned choice on the tuning data (800 training and 200 validation recordings,
 # at most 6 passes, patience 2) with 100 test recordings per digit: the default initial gain against the calibrated
 # start (f, 2 seeds), and beta (g, 1 seed): descriptions, not verdicts.
-# Usage: bash book/results/mnist_dvs/grid.sh LANE, lanes a and b side by side (one core each), then d and e, then
-# f and g, then c.
+# Usage: bash book/results/mnist_dvs/grid.sh LANE, lanes a and b side by side (one core each); then d, e, h, i, f (in
+# the order of COMMANDS.md); g and c have not run yet.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 R=book/results/mnist_dvs
