@@ -185,3 +185,23 @@ def test_filter_matrices_are_cached_per_length_and_usable_for_training_after_inf
     A = next(iter(filters.values()))
     model(x[:7], sample="deterministic")
     assert len(filters) == 2 and next(iter(filters.values())) is A  # one per length, reused
+
+
+def test_kl_matches_reference():
+    """bernoulli_kl (softplus form, closed-form derivative) against the pre-issue-14 autograd log-sigmoid formula,
+    and the reference's objective: vdib_loss computes its KL with the reference formula inside `objective_of`."""
+    from vdib_core import bernoulli_kl, vdib_loss
+
+    u = (6 * torch.randn(50, 8, 10, dtype=torch.float64)).requires_grad_()
+    for r in (0.05, 0.3):
+        new, old = bernoulli_kl(u, r), ref.reference_kl(u, r)
+        torch.testing.assert_close(new, old, rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(*(torch.autograd.grad(k.sum(), u)[0] for k in (new, old)), rtol=1e-9, atol=1e-12)
+    cfg = VDIBConfig(n_in=4, n_readout=3, n_out=2, tau_d=2, likelihood="gaussian", target="sequence")
+    model = ref.ReferenceModel(cfg)
+    out = model(torch.bernoulli(torch.full((6, 2, 4), 0.5)))
+    with ref.objective_of(model):
+        assert ref.vc.objective.bernoulli_kl is ref.reference_kl
+        terms = vdib_loss(out, torch.randn(6, 2, 2), cfg)
+    assert torch.equal(terms.kl_t, ref.reference_kl(out.logits, cfg.r).sum(-1))
+    assert ref.vc.objective.bernoulli_kl is not ref.reference_kl  # restored on leaving

@@ -22,10 +22,11 @@ def bernoulli_kl(logits: torch.Tensor, r: float) -> torch.Tensor:
     """KL(Bern(σ(u)) ‖ Bern(r)) in nats, elementwise (book chapter "The VDIB objective and its gradients", section "The Bernoulli
     KL, computed stably"):
 
-        p log(p/r) + (1−p) log((1−p)/(1−r)),  p = σ(u)
+        p log(p/r) + (1−p) log((1−p)/(1−r)) = p (u − logit r) − softplus(u) − log(1−r),  p = σ(u)
 
-    computed with log-sigmoids (log p = logσ(u), log(1−p) = logσ(−u)), so it is exact and finite
-    for abs(u) up to 100 and beyond, and differentiable in `logits`.
+    (with log p = u − softplus(u) and log(1−p) = −softplus(u)); softplus(u) = max(u, 0) + log(1 + e^−|u|)
+    never overflows, so it is finite for any logit (one exponential and one logarithm per element), with an
+    absolute error of a few rounding units of |u|, and differentiable in `logits`.
     """
     if not isinstance(logits, torch.Tensor) or not torch.is_floating_point(logits):
         raise TypeError("logits must be a floating-point torch.Tensor")
@@ -40,12 +41,12 @@ class _BernoulliKL(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, logits: torch.Tensor, r: float) -> torch.Tensor:
-        neg = logits.neg()
-        p, q = torch.sigmoid(logits), torch.sigmoid(neg)
-        kl = F.logsigmoid(logits).sub_(math.log(r)).mul_(p)  # p (log p − log r)
-        kl.add_(F.logsigmoid(neg).sub_(math.log1p(-r)).mul_(q))  # + q (log q − log(1−r))
-        ctx.save_for_backward(logits, p.mul_(q))  # σ(u) σ(−u)
-        ctx.logit_r = math.log(r / (1 - r))
+        logit_r = math.log(r / (1 - r))
+        p = torch.sigmoid(logits)
+        softplus = logits.abs().neg_().exp_().log1p_().add_(logits.clamp(min=0))  # log(1 + e^u), for any u
+        kl = (logits - logit_r).mul_(p).sub_(softplus).sub_(math.log1p(-r))  # p (u − logit r) − softplus(u) − log(1−r)
+        ctx.save_for_backward(logits, p.mul_(1 - p))  # σ(u) σ(−u)
+        ctx.logit_r = logit_r
         return kl
 
     @staticmethod
