@@ -16,8 +16,8 @@
 # Ablations (lanes f, g), each arm at its tuned choice on the tuning data (800 training and 200 validation recordings,
 # at most 6 passes, patience 2) with 100 test recordings per digit: the default initial gain against the calibrated
 # start (f, 2 seeds), and beta (g, 1 seed): descriptions, not verdicts.
-# Usage: bash book/results/mnist_dvs/grid.sh LANE, lanes a and b side by side (one core each); then d, e, h, i, f (in
-# the order of COMMANDS.md); g and c have not run yet.
+# Usage: bash book/results/mnist_dvs/grid.sh LANE, lanes a and b side by side (one core each); then d, e, h, i, f, g, j
+# (in the order of COMMANDS.md); c has not run yet.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 R=book/results/mnist_dvs
@@ -78,5 +78,17 @@ case "${1:-}" in
         $(choice "${PATHWISE[@]}" --decoding $decoding)
     done
     ;;
-  *) echo "usage: $0 a|b|c|d|e|f|g|h|i" >&2; exit 2 ;;
+  j)  # the tuning's upper edges (both arms' lr_encoder, the rate control's readout gain, after the two extensions of
+      # lanes a, b): two more extensions, in a copy of the tuning record (tuning_edge/), so that the main grid's
+      # choices in tuning/ stay what they were; `vdib best` on tuning_edge/ says whether a choice moves
+    mkdir -p $R/tuning_edge
+    cp -n $R/tuning/*.json $R/tuning_edge/
+    for decoding in time rate; do
+      $V tune mnist-dvs --out $R/tuning_edge "${TUNE_BUDGET[@]}" "${GRID[@]}" "${PATHWISE[@]}" --decoding $decoding \
+        --then-tau-d 10,40 --metric val_bce --mode min --max-extensions 4
+    done
+    $V tune mnist-dvs --out $R/tuning_edge "${TUNE_BUDGET[@]}" "${CONTROL_GRID[@]}" "${CONTROL[@]}" --decoding rate \
+      --then-tau-d 10,40 --metric val_bce --mode min --max-extensions 4
+    ;;
+  *) echo "usage: $0 a|b|c|d|e|f|g|h|i|j" >&2; exit 2 ;;
 esac
