@@ -14,7 +14,8 @@ Implementations, timed interleaved (A B C D A B C D ...) on the same random batc
                the paper's original code (same maths as vdib_core, checked below);
   reference  - `ReferenceModel`: vdib_core before issue 14, one autograd node per op and time step in the
                recurrences, filter matrices built on every call, the KL by autograd through its log-sigmoid
-               formula (same maths, same random draws, same spikes: tests/test_fast_recurrences.py);
+               formula, the categorical likelihood by `F.cross_entropy` (same maths, same random draws, same
+               spikes: tests/test_fast_recurrences.py);
   matmul     - a 2048 x 2048 fp32 matmul: the roofline.
 
 `small` (the predictive-coding model): 20 inputs -> 10 readouts, no hidden layer, T = 100, τ_d = 5,
@@ -123,12 +124,25 @@ def reference_kl(logits: torch.Tensor, r: float) -> torch.Tensor:
     return p * (log_p - math.log(r)) + q * (log_q - math.log1p(-r))
 
 
-def objective_of(model: vc.HybridModel):
-    """The objective's code as of `model`'s implementation: the reference computes its KL with `reference_kl`
-    (`vdib_loss` looks `bernoulli_kl` up in its module at each call), vdib_core with its own."""
-    if isinstance(model, ReferenceModel):
-        return mock.patch.object(vc.objective, "bernoulli_kl", reference_kl)
-    return contextlib.nullcontext()
+_package_decoder_nll = vc.objective.decoder_nll
+
+
+def reference_decoder_nll(out: torch.Tensor, y: torch.Tensor, likelihood: str) -> torch.Tensor:
+    """`decoder_nll` before issue 14: the categorical likelihood through `F.cross_entropy`."""
+    if likelihood == "categorical":
+        return F.cross_entropy(out.flatten(0, 1), y.flatten().long(), reduction="none").view(out.shape[:2])
+    return _package_decoder_nll(out, y, likelihood)
+
+
+def objective_of(model: vc.HybridModel) -> contextlib.AbstractContextManager:
+    """The objective's code as of `model`'s implementation: the reference computes its KL and its categorical
+    likelihood as before issue 14 (`vdib_loss` looks both up in its module at each call), vdib_core its own."""
+    if not isinstance(model, ReferenceModel):
+        return contextlib.nullcontext()
+    stack = contextlib.ExitStack()
+    stack.enter_context(mock.patch.object(vc.objective, "bernoulli_kl", reference_kl))
+    stack.enter_context(mock.patch.object(vc.objective, "decoder_nll", reference_decoder_nll))
+    return stack
 
 
 class ReferenceModel(vc.HybridModel):

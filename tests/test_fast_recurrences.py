@@ -202,6 +202,22 @@ def test_kl_matches_reference():
     out = model(torch.bernoulli(torch.full((6, 2, 4), 0.5)))
     with ref.objective_of(model):
         assert ref.vc.objective.bernoulli_kl is ref.reference_kl
+        assert ref.vc.objective.decoder_nll is ref.reference_decoder_nll
         terms = vdib_loss(out, torch.randn(6, 2, 2), cfg)
     assert torch.equal(terms.kl_t, ref.reference_kl(out.logits, cfg.r).sum(-1))
     assert ref.vc.objective.bernoulli_kl is not ref.reference_kl  # restored on leaving
+    assert ref.vc.objective.decoder_nll is not ref.reference_decoder_nll
+
+
+def test_categorical_nll_matches_reference():
+    """decoder_nll's fused cross-entropy against F.cross_entropy (the reference): values and gradients."""
+    from vdib_core import decoder_nll
+
+    out = torch.randn(7, 5, 11, dtype=torch.float64, requires_grad=True)  # [S, B, classes]
+    y = torch.randint(0, 11, (7, 5))
+    w = torch.rand(7, 5, dtype=torch.float64)  # unequal upstream gradients per row
+    new, old = decoder_nll(out, y, "categorical"), ref.reference_decoder_nll(out, y, "categorical")
+    torch.testing.assert_close(new, old, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(*(torch.autograd.grad((k * w).sum(), out)[0] for k in (new, old)), rtol=1e-12,
+                               atol=1e-12)
+    assert torch.autograd.gradcheck(lambda o: decoder_nll(o, y, "categorical"), (out,))

@@ -80,7 +80,7 @@ def decoder_nll(out: torch.Tensor, y: torch.Tensor, likelihood: str) -> torch.Te
                              f"got dtype {y.dtype}, shape {list(y.shape)}")
         if (y < 0).any() or (y >= out.shape[-1]).any():
             raise ValueError(f"class indices must be in [0, {out.shape[-1]})")
-        return F.cross_entropy(out.flatten(0, 1), y.flatten().long(), reduction="none").view(out.shape[:2])
+        return _CategoricalNLL.apply(out.flatten(0, 1), y.flatten().long()).view(out.shape[:2])
     if y.shape != out.shape:
         raise ValueError(f"targets must have shape {list(out.shape)}, got {list(y.shape)}")
     if likelihood == "bernoulli":
@@ -90,6 +90,24 @@ def decoder_nll(out: torch.Tensor, y: torch.Tensor, likelihood: str) -> torch.Te
     if likelihood == "gaussian":
         return (0.5 * (y - out) ** 2 + 0.5 * math.log(2 * math.pi)).sum(-1)
     raise ValueError(f"unknown likelihood {likelihood!r}")
+
+
+class _CategoricalNLL(torch.autograd.Function):
+    """The cross-entropy −log softmax(out)_y per row as one autograd node: out [N, C], y [N] -> [N]. The backward
+    reuses the forward's log-probabilities, ∂/∂out = g (softmax(out) − onehot(y)), in two passes over [N, C]
+    where `F.cross_entropy` fills a one-hot gradient and runs the log-softmax backward (same values)."""
+
+    @staticmethod
+    def forward(ctx, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        log_p = torch.log_softmax(out, -1)  # [N, C]
+        ctx.save_for_backward(log_p, y)
+        return log_p.gather(-1, y[:, None]).squeeze(-1).neg_()  # [N]
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        log_p, y = ctx.saved_tensors
+        g = grad[:, None]  # [N, 1]
+        return log_p.exp().mul_(g).scatter_add_(-1, y[:, None], -g), None
 
 
 def target_prior(y: torch.Tensor, likelihood: str, n_out: int) -> torch.Tensor:
