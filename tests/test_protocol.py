@@ -162,6 +162,26 @@ def test_tune_extends_the_grid_at_an_edge_then_tunes_the_window_and_choose_agree
     assert again["choice"] == out["choice"] and len(scores) == 8  # resumed: nothing ran again
 
 
+def test_tune_resumed_with_more_extensions_grows_the_grid_further(tmp_path, monkeypatch):
+    from vdib_core.experiments import sweeps, trials
+
+    real, ran = trials.run_trial, []
+
+    def scored(name, params, progress=True):  # validation prefers ever larger encoder learning rates
+        result, arrays = real(name, params, progress=progress)
+        result["metrics"]["val_accuracy"] = math.log(params["lr_encoder"])
+        ran.append(params["lr_encoder"])
+        return result, arrays
+
+    monkeypatch.setattr(sweeps, "run_trial", scored)
+    kw = dict(fixed=dict(TINY), grid={"lr_encoder": [0.01, 0.03, 0.1]}, quick=True, progress=False)
+    first = tune("predictive-coding", tmp_path, max_extensions=1, **kw)
+    assert first["grid"] == {"lr_encoder": [0.01, 0.03, 0.1, 0.333]} and first["choice"] == {"lr_encoder": 0.333}
+    more = tune("predictive-coding", tmp_path, max_extensions=3, **kw)  # the files hold 0.333: the edge moves on
+    assert more["grid"] == {"lr_encoder": [0.01, 0.03, 0.1, 0.333, 1.11, 3.7]} and more["choice"] == {"lr_encoder": 3.7}
+    assert sorted(ran) == [0.01, 0.03, 0.1, 0.333, 1.11, 3.7]  # each trial ran once
+
+
 def test_verdicts_correct_only_over_comparisons_with_enough_seeds():
     big = np.array([1.0, 1.1, 0.9, 1.2, 1.05])  # clearly positive, 5 seeds
     weak = np.array([0.3, -0.1, 0.4, 0.2, 0.35])  # p ≈ 0.05 alone

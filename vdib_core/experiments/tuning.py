@@ -57,12 +57,13 @@ def tune(name: str, out: str | Path, *, fixed: dict, grid: dict[str, list], then
     grid = {k: sorted(v) for k, v in grid.items()}
     base = exp.configure(quick, **fixed)
     at_base = {k: base[k] for k in then or {}}  # stage 1 runs with stage 2's parameters at their base values
-    for _ in range(max_extensions + 1):
+    for extension in range(max_extensions + 1):
         sweep(name, out, quick=quick, progress=progress, **{k: [v] for k, v in fixed.items()}, **grid)
         results = load_results(out, name, **fixed, quick=quick)
-        best = choose(results, metric, maximize, **at_base)
+        in_grid = [r for r in results if all(r.params[k] in v for k, v in grid.items())]  # a resumed tuning's
+        best = choose(in_grid, metric, maximize, **at_base)  # files may hold a later extension: grow step by step
         grown = {k: extend_at_edge(v, best.params[k]) for k, v in grid.items()}
-        if grown == grid:
+        if grown == grid or extension == max_extensions:  # inside, or out of extensions: `grid` is what ran
             break
         grid = grown
     stage1 = {k: best.params[k] for k in grid}
