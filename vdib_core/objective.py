@@ -24,9 +24,9 @@ def bernoulli_kl(logits: torch.Tensor, r: float) -> torch.Tensor:
 
         p log(p/r) + (1−p) log((1−p)/(1−r)) = p (u − logit r) − softplus(u) − log(1−r),  p = σ(u)
 
-    (with log p = u − softplus(u) and log(1−p) = −softplus(u)); softplus(u) = max(u, 0) + log(1 + e^−|u|)
+    (with log p = u − softplus(u) and log(1−p) = −softplus(u)); softplus(u) = max(u, 0) + log(1 + exp(−abs(u)))
     never overflows, so it is finite for any logit (one exponential and one logarithm per element), with an
-    absolute error of a few rounding units of |u|, and differentiable in `logits`.
+    absolute error of a few rounding units of abs(u), and differentiable in `logits`.
     """
     if not isinstance(logits, torch.Tensor) or not torch.is_floating_point(logits):
         raise TypeError("logits must be a floating-point torch.Tensor")
